@@ -1,0 +1,114 @@
+"""Reading images out of ZIP archives in memory, with caps against hostile archives.
+
+Members are never written to disk, so ``../`` or absolute member names cannot
+escape anywhere; they only become display names. Caps: number of members,
+declared and *actual* uncompressed size per member and in total (a ZIP bomb
+lies in its header; reading stops at the cap whatever the header says), and
+nested archives are refused rather than opened.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+from crackseg.errors import ImageLoadError
+from crackseg.image_io import IMAGE_SUFFIXES
+
+MAX_MEMBERS = 1000
+MAX_MEMBER_BYTES = 100 * 1024 * 1024
+MAX_TOTAL_BYTES = 1024 * 1024 * 1024
+MAX_RATIO = 200.0
+
+
+@dataclass(frozen=True)
+class ArchiveMember:
+    """An image file from an archive: a display name and its bytes, or why it was skipped."""
+
+    name: str
+    data: bytes | None = None
+    error: str | None = None
+
+
+def display_name(archive_name: str, member_name: str) -> str:
+    """``archive.zip/sub/x.jpg`` with ``..``, drive letters and leading slashes removed."""
+    parts = [part for part in PurePosixPath(member_name.replace("\\", "/")).parts if part not in ("", "/", "..", ".")]
+    parts = [part.replace(":", "_") for part in parts]
+    return f"{archive_name}/{'/'.join(parts) or 'unnamed'}"
+
+
+def iter_zip_images(
+    data: bytes,
+    archive_name: str = "archive.zip",
+    *,
+    max_members: int = MAX_MEMBERS,
+    max_member_bytes: int = MAX_MEMBER_BYTES,
+    max_total_bytes: int = MAX_TOTAL_BYTES,
+) -> Iterator[ArchiveMember]:
+    """Yield the image members of a ZIP given as bytes, in archive order.
+
+    A damaged archive raises ``ImageLoadError`` (one line). Members that break a
+    cap or are nested archives come back as ``ArchiveMember`` with ``error`` set,
+    so a caller reports them and goes on. Non-image members are skipped silently
+    (``__MACOSX`` and text files are normal in user ZIPs).
+    """
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        members = archive.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError):
+        raise ImageLoadError(f"{archive_name}: not a readable ZIP archive") from None
+    files = [m for m in members if not m.is_dir()]
+    if len(files) > max_members:
+        raise ImageLoadError(f"{archive_name}: {len(files)} files, over the limit of {max_members} per archive")
+    total = 0
+    with archive:
+        for member in files:
+            name = display_name(archive_name, member.filename)
+            suffix = PurePosixPath(member.filename).suffix.lower()
+            if "__MACOSX" in member.filename:
+                continue
+            if suffix == ".zip":
+                yield ArchiveMember(name, error=f"{name}: nested archives are not opened; upload it separately")
+                continue
+            if suffix not in IMAGE_SUFFIXES:
+                continue
+            if member.file_size > max_member_bytes:
+                yield ArchiveMember(name, error=f"{name}: {member.file_size / 1e6:.0f} MB uncompressed, over the limit")
+                continue
+            if member.compress_size and member.file_size / member.compress_size > MAX_RATIO:
+                yield ArchiveMember(name, error=f"{name}: compression ratio too high (possible ZIP bomb); skipped")
+                continue
+            if total + member.file_size > max_total_bytes:
+                yield ArchiveMember(name, error=f"{name}: archive exceeds {max_total_bytes / 1e9:.1f} GB uncompressed")
+                return
+            try:
+                payload = _read_capped(archive, member, max_member_bytes)
+            except ImageLoadError as error:
+                yield ArchiveMember(name, error=f"{name}: {error}")
+                continue
+            total += len(payload)
+            if total > max_total_bytes:
+                yield ArchiveMember(name, error=f"{name}: archive exceeds {max_total_bytes / 1e9:.1f} GB uncompressed")
+                return
+            yield ArchiveMember(name, data=payload)
+
+
+def _read_capped(archive: zipfile.ZipFile, member: zipfile.ZipInfo, cap: int) -> bytes:
+    """Read at most ``cap`` bytes of a member; more means the header lied (a bomb)."""
+    try:
+        with archive.open(member) as handle:
+            payload = handle.read(cap + 1)
+    except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, NotImplementedError) as error:
+        reason = "encrypted" if "encrypted" in str(error).lower() or "password" in str(error).lower() else "damaged"
+        raise ImageLoadError(f"member is {reason} and cannot be read") from None
+    if len(payload) > cap:
+        raise ImageLoadError("uncompressed data larger than declared (possible ZIP bomb)")
+    return payload
+
+
+def is_zip(data: bytes) -> bool:
+    """ZIP magic number check (local header or empty archive)."""
+    return data[:4] in (b"PK\x03\x04", b"PK\x05\x06")

@@ -1,0 +1,269 @@
+"""Command line: ``python -m crackseg {predict,measure,evaluate,info,export}``.
+
+Every command prints one-line errors (``PATH: reason``) on stderr, never a
+traceback. ``predict`` exits 1 if any input failed, else 0; other commands
+exit 2 on a usage or input error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from crackseg.errors import CrackSegError
+
+BACKEND_CHOICES = ("auto", "torch", "onnx", "openvino")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every command (``--help`` on each)."""
+    from crackseg.preprocessing import PREPROCESSORS
+
+    parser = argparse.ArgumentParser(prog="python -m crackseg", description="Road-crack segmentation and measurement.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    predict = commands.add_parser("predict", help="segment and measure images, folders or ZIPs")
+    predict.add_argument("paths", nargs="+", type=Path, help="image files, folders or ZIP archives")
+    predict.add_argument("--out", type=Path, required=True, help="output folder")
+    _add_inference_arguments(predict, PREPROCESSORS)
+    predict.add_argument("--mm-per-px", type=float, default=None, help="calibration (mm per pixel)")
+    predict.add_argument(
+        "--severity-mm", type=float, nargs=2, default=(10.0, 75.0), metavar=("LOW", "HIGH"), help="width thresholds"
+    )
+    predict.add_argument("--no-reports", action="store_true", help="skip the per-image HTML reports")
+
+    measure = commands.add_parser("measure", help="measure cracks in a binary mask made by any tool")
+    measure.add_argument("mask", type=Path, help="mask image (non-zero = crack)")
+    measure.add_argument("--mm-per-px", type=float, default=None)
+    measure.add_argument("--severity-mm", type=float, nargs=2, default=(10.0, 75.0), metavar=("LOW", "HIGH"))
+    measure.add_argument("--json", action="store_true", help="print JSON (cracks and totals)")
+
+    evaluate = commands.add_parser("evaluate", help="compare predictions with ground truth")
+    source = evaluate.add_mutually_exclusive_group(required=True)
+    source.add_argument("--data", type=Path, help="YOLO data.yaml")
+    source.add_argument("--images", type=Path, help="folder of images (with --masks)")
+    evaluate.add_argument("--masks", type=Path, help="folder of binary masks matched by file stem")
+    evaluate.add_argument("--split", default="test", help="data.yaml split: train, val or test")
+    _add_inference_arguments(evaluate, PREPROCESSORS)
+    evaluate.add_argument("--tolerance", type=int, default=2, help="tolerance (px) for tolerance-level metrics")
+    evaluate.add_argument("--no-map", action="store_true", help="skip Ultralytics mAP (YOLO datasets)")
+    evaluate.add_argument("--save", type=Path, default=None, help="write report.json + per_image.csv here")
+    evaluate.add_argument("--json", action="store_true", help="print one JSON object")
+
+    commands.add_parser("info", help="the model in use and its card")
+
+    export = commands.add_parser("export", help="export the model for the ONNX Runtime / OpenVINO backends")
+    export.add_argument("--format", choices=("onnx", "openvino", "all"), default="all")
+    export.add_argument("--weights", type=Path, default=None, help="weights (default: the operator's model)")
+    return parser
+
+
+def _add_inference_arguments(parser: argparse.ArgumentParser, preprocessors: Any) -> None:
+    parser.add_argument("--conf", type=float, default=0.25, help="confidence threshold")
+    parser.add_argument("--iou", type=float, default=0.7, help="NMS IoU threshold")
+    parser.add_argument("--imgsz", type=int, default=416, help="model input size (px)")
+    parser.add_argument("--preprocess", choices=list(preprocessors), default="none")
+    parser.add_argument("--tile", choices=("auto", "always", "never"), default="auto", help="tiled inference")
+    parser.add_argument("--tile-size", type=int, default=640, help="tile size (px)")
+    parser.add_argument("--backend", choices=BACKEND_CHOICES, default="auto")
+
+
+def _inference_settings(args: argparse.Namespace) -> Any:
+    from crackseg.preprocessing import PreprocessSpec
+    from crackseg.segmenter import InferenceSettings
+
+    return InferenceSettings(
+        conf=args.conf,
+        iou=args.iou,
+        imgsz=args.imgsz,
+        preprocess=PreprocessSpec(args.preprocess),
+        tile=args.tile,
+        tile_size=args.tile_size,
+    )
+
+
+def _progress(done: int, total: int | None, name: str) -> None:
+    """A one-line progress bar on stderr (only on a terminal)."""
+    if not sys.stderr.isatty():
+        return
+    if total:
+        filled = int(30 * done / total)
+        bar = "#" * filled + "-" * (30 - filled)
+        sys.stderr.write(f"\r[{bar}] {done}/{total} {name[-40:]:<40}")
+    else:
+        sys.stderr.write(f"\r{done} images {name[-40:]:<40}")
+    sys.stderr.flush()
+
+
+def command_predict(args: argparse.Namespace) -> int:
+    from crackseg.inputs import expand_paths
+    from crackseg.inspection import Inspection, batch_files, inspect_payloads, inspection_files, settings_record
+    from crackseg.measurement import MeasurementSettings
+    from crackseg.segmenter import Segmenter
+
+    settings = _inference_settings(args)
+    measurement_settings = MeasurementSettings(
+        mm_per_px=args.mm_per_px, severity_thresholds_mm=tuple(args.severity_mm)
+    )
+    segmenter = Segmenter(backend=args.backend)
+    record = settings_record(segmenter, settings, measurement_settings)
+    args.out.mkdir(parents=True, exist_ok=True)
+    payloads = list(expand_paths(args.paths))
+    inspections, failures = [], []
+    for index, result in enumerate(inspect_payloads(segmenter, payloads, settings, measurement_settings)):
+        _progress(index + 1, len(payloads), result.name)
+        if isinstance(result, Inspection):
+            files = inspection_files(result, record)
+            if args.no_reports:
+                files = [entry for entry in files if not entry[0].startswith("reports/")]
+            _write_files(args.out, files)
+            inspections.append(_without_pixels(result))
+        else:
+            failures.append(result)
+            print(result.error, file=sys.stderr)
+    if sys.stderr.isatty():
+        sys.stderr.write("\n")
+    _write_files(args.out, batch_files(inspections, failures, record))
+    cracks = sum(item.measurement.count for item in inspections)
+    print(f"{len(inspections)} image(s) inspected, {cracks} crack(s), {len(failures)} failed -> {args.out}")
+    return 1 if failures else 0
+
+
+def _without_pixels(inspection: Any) -> Any:
+    """Keep measurements for the batch tables but drop image and masks (bounded memory)."""
+    from crackseg.inspection import Inspection
+    from crackseg.prediction import CrackPrediction
+
+    return Inspection(
+        name=inspection.name,
+        rgb=inspection.rgb[:1, :1],
+        prediction=CrackPrediction.empty((1, 1)),
+        measurement=inspection.measurement,
+    )
+
+
+def _write_files(root: Path, files: Sequence[tuple[str, bytes]]) -> None:
+    for relative, data in files:
+        target = root / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+
+
+def command_measure(args: argparse.Namespace) -> int:
+    from crackseg.datasets import read_binary_mask
+    from crackseg.measurement import MeasurementSettings, cracks_table, measure_binary_mask
+
+    mask = read_binary_mask(args.mask)
+    settings = MeasurementSettings(mm_per_px=args.mm_per_px, severity_thresholds_mm=tuple(args.severity_mm))
+    measurement = measure_binary_mask(mask, settings)
+    if args.json:
+        print(json.dumps(measurement.to_dict(), indent=2))
+    else:
+        table = cracks_table(measurement)
+        print(table.to_string(index=False) if len(table) else "no cracks in this mask")
+        print(json.dumps(measurement.summary(), indent=2))
+    return 0
+
+
+def command_evaluate(args: argparse.Namespace) -> int:
+    from crackseg.datasets import mask_folder_items
+    from crackseg.evaluation import evaluate, evaluate_yolo_split
+    from crackseg.segmenter import Segmenter
+
+    settings = _inference_settings(args)
+    segmenter = Segmenter(backend=args.backend)
+    if args.data is not None:
+        report = evaluate_yolo_split(
+            segmenter,
+            args.data,
+            args.split,
+            settings,
+            tolerance_px=args.tolerance,
+            with_map=not args.no_map,
+            progress=_progress,
+        )
+    else:
+        if args.masks is None:
+            raise CrackSegError("--images needs --masks (a folder of binary masks)")
+        items = mask_folder_items(args.images, args.masks)
+        report = evaluate(
+            segmenter, items, settings, tolerance_px=args.tolerance, source=str(args.images), progress=_progress
+        )
+    if sys.stderr.isatty():
+        sys.stderr.write("\n")
+    if args.save is not None:
+        report.save(args.save)
+    summary = report.summary()
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        _print_summary(summary)
+    return 0
+
+
+def _print_summary(summary: dict[str, Any]) -> None:
+    pixel, tol, inst = summary["pixel"], summary["tolerance"], summary["instance"]
+    print(f"{summary['source']}: {summary['images']} images, conf {summary['conf']}")
+    print(f"pixel      P {pixel['precision']:.3f}  R {pixel['recall']:.3f}  F1 {pixel['f1']:.3f}  IoU {pixel['iou']:.3f}")
+    print(f"tolerance  ({tol['px']} px) P {tol['precision']:.3f}  R {tol['recall']:.3f}  F1 {tol['f1']:.3f}")
+    print(f"instance   TP {inst['tp']}  FP {inst['fp']}  FN {inst['fn']}  P {inst['precision']:.3f}  R {inst['recall']:.3f}")
+    print(f"ODS {summary['ods']:.3f} (conf {summary['ods_threshold']:.2f})  OIS {summary['ois']:.3f}")
+    for key in ("box_map50", "box_map50_95", "mask_map50", "mask_map50_95"):
+        if key in summary:
+            print(f"{key:<14} {summary[key]:.4f}")
+    for failure in summary.get("failures", []):
+        print(f"skipped: {failure}", file=sys.stderr)
+
+
+def command_info(args: argparse.Namespace) -> int:
+    from crackseg.model_card import load_card
+    from crackseg.model_loading import default_model_path, file_sha256, verify_weights
+
+    weights = default_model_path()
+    verify_weights(weights)
+    print(f"model: {weights}")
+    print(f"sha256: {file_sha256(weights)}")
+    card = load_card()
+    print(json.dumps(card, indent=2) if card else "no model card (model/card.json)")
+    return 0
+
+
+def command_export(args: argparse.Namespace) -> int:
+    from crackseg.backends import ensure_export
+    from crackseg.model_loading import default_model_path, verify_weights
+
+    weights = args.weights or default_model_path()
+    verify_weights(weights)
+    formats = ("onnx", "openvino") if args.format == "all" else (args.format,)
+    for fmt in formats:
+        print(f"{fmt}: {ensure_export(weights, fmt)}")
+    return 0
+
+
+COMMANDS = {
+    "predict": command_predict,
+    "measure": command_measure,
+    "evaluate": command_evaluate,
+    "info": command_info,
+    "export": command_export,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse, run one command, turn expected errors into one line on stderr."""
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except CrackSegError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except ValueError as error:  # bad option values (InferenceSettings / MeasurementSettings validation)
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,253 @@
+"""Inference: RGB arrays in, ``CrackPrediction`` out, on the operator's model.
+
+``Segmenter`` wraps one Ultralytics model (PyTorch weights or an ONNX /
+OpenVINO export of them) behind one call. It converts RGB to the BGR that
+Ultralytics expects for arrays, applies the chosen preprocessing, switches to
+tiled inference for large photos, and is safe to call from several threads
+(one lock around the model, which Ultralytics does not make thread-safe).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from crackseg.errors import CrackSegError
+from crackseg.image_io import DEFAULT_MAX_PIXELS, load_image
+from crackseg.model_loading import default_model_path, file_sha256
+from crackseg.prediction import CrackPrediction
+from crackseg.preprocessing import PreprocessSpec, apply_preprocessing
+from crackseg.tiling import TiledPredictor
+
+TILE_MODES = ("auto", "always", "never")
+
+
+@dataclass(frozen=True)
+class InferenceSettings:
+    """Everything that changes a prediction; hashable so it can key caches.
+
+    ``conf`` drops instances below it; ``iou`` is the NMS IoU; ``imgsz`` the model
+    input size (px). ``tile`` is ``auto`` (tile when the longer side exceeds
+    ``tile_threshold`` x ``tile_size``), ``always`` or ``never``.
+    """
+
+    conf: float = 0.25
+    iou: float = 0.7
+    imgsz: int = 416
+    preprocess: PreprocessSpec = field(default_factory=PreprocessSpec)
+    tile: str = "auto"
+    tile_size: int = 640
+    tile_overlap: float = 0.2
+    tile_threshold: float = 1.5
+    max_det: int = 300
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.conf <= 1.0:
+            raise ValueError(f"conf must be in [0, 1], got {self.conf}")
+        if not 0.0 < self.iou <= 1.0:
+            raise ValueError(f"iou must be in (0, 1], got {self.iou}")
+        if self.imgsz < 32 or self.imgsz % 32:
+            raise ValueError(f"imgsz must be a multiple of 32 and >= 32, got {self.imgsz}")
+        if self.tile not in TILE_MODES:
+            raise ValueError(f"tile must be one of {TILE_MODES}, got {self.tile!r}")
+        if self.tile_size < 64:
+            raise ValueError(f"tile_size must be >= 64 px, got {self.tile_size}")
+        if not 0.0 <= self.tile_overlap < 0.9:
+            raise ValueError(f"tile_overlap must be in [0, 0.9), got {self.tile_overlap}")
+
+    def uses_tiling(self, resolution_wh: tuple[int, int]) -> bool:
+        """Whether an image of ``resolution_wh`` is predicted tile by tile."""
+        if self.tile == "always":
+            return max(resolution_wh) > self.tile_size
+        if self.tile == "never":
+            return False
+        return max(resolution_wh) > self.tile_threshold * self.tile_size
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain values for reports and JSON."""
+        return {
+            "conf": self.conf,
+            "iou": self.iou,
+            "imgsz": self.imgsz,
+            "preprocess": self.preprocess.label,
+            "tile": self.tile,
+            "tile_size": self.tile_size,
+            "tile_overlap": self.tile_overlap,
+        }
+
+
+@dataclass
+class PredictionItem:
+    """One result of ``predict_many``: the image and its prediction, or the reason it failed."""
+
+    name: str
+    rgb: np.ndarray | None = None
+    prediction: CrackPrediction | None = None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+Source = Path | str | bytes | np.ndarray | tuple[str, bytes]
+
+
+class Segmenter:
+    """A crack segmentation model on the CPU (or a given device), thread-safe.
+
+    ``weights`` defaults to the operator's model (``$CRACKSEG_MODEL`` or the
+    shipped ``model/best.pt``). ``backend`` is ``torch``, ``onnx``, ``openvino``
+    or ``auto`` (the fastest available; see ``crackseg.backends``).
+    """
+
+    def __init__(self, weights: Path | str | None = None, *, backend: str = "torch", device: str = "cpu") -> None:
+        from crackseg.backends import open_backend
+
+        self.weights = Path(weights) if weights is not None else default_model_path()
+        self.device = device
+        self._model, self.backend, self.model_file = open_backend(self.weights, backend)
+        self._lock = threading.Lock()
+        self._sha256: str | None = None
+
+    # -- model information -------------------------------------------------------------------------------------
+    @property
+    def sha256(self) -> str:
+        """SHA-256 of the weights file (the identity of the model in reports and caches)."""
+        if self._sha256 is None:
+            self._sha256 = file_sha256(self.weights)
+        return self._sha256
+
+    def info(self) -> dict[str, Any]:
+        """Name, path, hash and backend of the model, for reports and the UI."""
+        return {
+            "weights": str(self.weights),
+            "name": self.weights.name,
+            "sha256": self.sha256,
+            "backend": self.backend,
+            "model_file": str(self.model_file),
+        }
+
+    # -- prediction --------------------------------------------------------------------------------------------
+    def predict(self, rgb: np.ndarray, settings: InferenceSettings | None = None) -> CrackPrediction:
+        """Cracks in one RGB ``uint8 (H, W, 3)`` image; masks at the image's size."""
+        settings = settings or InferenceSettings()
+        _check_rgb(rgb)
+        prepared = apply_preprocessing(rgb, settings.preprocess)
+        resolution_wh = (rgb.shape[1], rgb.shape[0])
+        if settings.uses_tiling(resolution_wh):
+            tiler = TiledPredictor(
+                lambda tiles: self._infer(tiles, settings),
+                tile_size=settings.tile_size,
+                overlap_ratio=settings.tile_overlap,
+            )
+            return tiler(prepared)
+        return self._infer([prepared], settings)[0]
+
+    def predict_batch(self, images: Sequence[np.ndarray], settings: InferenceSettings | None = None) -> list[CrackPrediction]:
+        """Several RGB images; those that need no tiling go through the model in one call."""
+        settings = settings or InferenceSettings()
+        results: list[CrackPrediction | None] = [None] * len(images)
+        plain_indices, plain_images = [], []
+        for index, rgb in enumerate(images):
+            _check_rgb(rgb)
+            if settings.uses_tiling((rgb.shape[1], rgb.shape[0])):
+                results[index] = self.predict(rgb, settings)
+            else:
+                plain_indices.append(index)
+                plain_images.append(apply_preprocessing(rgb, settings.preprocess))
+        if plain_images:
+            for index, prediction in zip(plain_indices, self._infer(plain_images, settings), strict=True):
+                results[index] = prediction
+        return [result for result in results if result is not None]
+
+    def predict_many(
+        self,
+        sources: Iterable[Source],
+        settings: InferenceSettings | None = None,
+        *,
+        max_pixels: int = DEFAULT_MAX_PIXELS,
+        keep_images: bool = True,
+    ) -> Iterator[PredictionItem]:
+        """Stream predictions over paths, bytes or arrays, one image in memory at a time.
+
+        The next image is decoded in a background thread while the current one
+        is predicted. A source that fails to load or predict yields an item with
+        ``error`` set (one line) and the stream goes on.
+        """
+        settings = settings or InferenceSettings()
+        iterator = iter(enumerate(sources))
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="crackseg-decode") as pool:
+            pending = _submit_next(pool, iterator, max_pixels)
+            while pending is not None:
+                name, future = pending
+                pending = _submit_next(pool, iterator, max_pixels)
+                try:
+                    rgb = future.result()
+                    prediction = self.predict(rgb, settings)
+                except CrackSegError as error:
+                    yield PredictionItem(name=name, error=str(error))
+                    continue
+                except (ValueError, RuntimeError, MemoryError) as error:
+                    yield PredictionItem(name=name, error=f"{name}: prediction failed ({error})")
+                    continue
+                yield PredictionItem(name=name, rgb=rgb if keep_images else None, prediction=prediction)
+
+    def _infer(self, images: Sequence[np.ndarray], settings: InferenceSettings) -> list[CrackPrediction]:
+        """One model call over RGB images (already preprocessed); returns full-size predictions."""
+        bgr_images = [np.ascontiguousarray(rgb[:, :, ::-1]) for rgb in images]
+        with self._lock:
+            results = self._model.predict(
+                bgr_images,
+                conf=settings.conf,
+                iou=settings.iou,
+                imgsz=settings.imgsz,
+                max_det=settings.max_det,
+                device=self.device,
+                retina_masks=False,
+                verbose=False,
+            )
+            return [CrackPrediction.from_ultralytics(result) for result in results]
+
+
+def _check_rgb(rgb: np.ndarray) -> None:
+    if not isinstance(rgb, np.ndarray) or rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+        shape = getattr(rgb, "shape", None)
+        dtype = getattr(rgb, "dtype", type(rgb).__name__)
+        raise ValueError(f"expected an RGB uint8 (H, W, 3) array, got shape {shape} dtype {dtype}")
+
+
+def source_name(source: Source, index: int) -> str:
+    """A display name for a ``predict_many`` source."""
+    if isinstance(source, (str, Path)):
+        return Path(source).name
+    return f"image {index + 1}"
+
+
+def _load_source(source: Source, name: str, max_pixels: int) -> np.ndarray:
+    if isinstance(source, np.ndarray):
+        _check_rgb(source)
+        return source
+    if isinstance(source, (bytes, bytearray)):
+        return load_image(source, max_pixels=max_pixels, name=name)
+    return load_image(Path(source), max_pixels=max_pixels)
+
+
+def _submit_next(
+    pool: ThreadPoolExecutor, iterator: Iterator[tuple[int, Source]], max_pixels: int
+) -> tuple[str, Future[np.ndarray]] | None:
+    try:
+        index, source = next(iterator)
+    except StopIteration:
+        return None
+    if isinstance(source, tuple):  # (name, bytes) pairs from uploads
+        name, payload = source
+        return name, pool.submit(_load_source, payload, name, max_pixels)
+    name = source_name(source, index)
+    return name, pool.submit(_load_source, source, name, max_pixels)

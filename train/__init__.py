@@ -1,0 +1,1 @@
+"""Training and fine-tuning entry points (scripts, not part of the crackseg package)."""

@@ -1,0 +1,191 @@
+"""Shared plumbing of the training scripts: offline set-up, argument checks, the Ultralytics run.
+
+The scripts in this folder stay outside the package (they are entry points, not
+library code). What they share lives here so ``train.py`` and ``finetune.py``
+differ only in where they start and in their learning-rate defaults.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from crackseg.offline import enforce_offline
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+DEFAULT_DATA = REPO_ROOT.parent / "shared" / "datasets" / "crack-seg" / "data.yaml"
+
+
+class TrainingSetupError(RuntimeError):
+    """A bad data.yaml, a missing split or an unreadable checkpoint: said in one line."""
+
+
+@dataclass(frozen=True)
+class TrainingRun:
+    """Where a finished Ultralytics run lies and how long it took."""
+
+    run_dir: Path
+    wall_time_s: float
+
+    @property
+    def best_weights(self) -> Path:
+        return self.run_dir / "weights" / "best.pt"
+
+    @property
+    def results_csv(self) -> Path:
+        return self.run_dir / "results.csv"
+
+
+def add_common_arguments(parser: argparse.ArgumentParser, *, default_epochs: int) -> None:
+    """Options both scripts take (data, schedule, hardware, naming, promotion)."""
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="YOLO data.yaml")
+    parser.add_argument("--epochs", type=int, default=default_epochs)
+    parser.add_argument("--imgsz", type=int, default=416, help="training image size (px)")
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--device", default="cpu", help="cpu, 0, 0,1 ...")
+    parser.add_argument("--workers", type=int, default=2, help="dataloader workers")
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch default)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--project", type=Path, default=REPO_ROOT / "runs", help="folder of run folders")
+    parser.add_argument("--name", default=None, help="run name (folder under --project)")
+    parser.add_argument("--resume", action="store_true", help="resume the run --project/--name from last.pt")
+    parser.add_argument("--lr0", type=float, default=None, help="initial learning rate")
+    parser.add_argument("--optimizer", default="auto", help="Ultralytics optimizer (auto, SGD, AdamW, ...)")
+    parser.add_argument("--close-mosaic", type=int, default=2, help="last epochs trained without mosaic")
+    parser.add_argument("--cache", default="ram", choices=["ram", "disk", "none"])
+    parser.add_argument("--fraction", type=float, default=1.0, help="fraction of the train split to use")
+    parser.add_argument("--no-evaluate", action="store_true", help="skip evaluating the best weights afterwards")
+    parser.add_argument(
+        "--promote",
+        action="store_true",
+        help="copy the result into model/ when it beats the shipped model on the valid split",
+    )
+
+
+def check_data_yaml(path: Path) -> Path:
+    """Fail early, in one line, on a data.yaml Ultralytics would choke on later."""
+    from crackseg.datasets import DatasetError, YoloDataset
+
+    try:
+        dataset = YoloDataset.from_yaml(path)
+        for split in ("train", "val"):
+            dataset.split_paths(split)
+    except DatasetError as error:
+        raise TrainingSetupError(str(error)) from error
+    return path.resolve()
+
+
+def check_checkpoint(path: Path) -> Path:
+    """A checkpoint must exist and be a readable Ultralytics model; said before training starts."""
+    from crackseg.model_loading import ModelLoadError, load_yolo
+
+    if path.suffix in {".yaml", ".yml"}:
+        if not path.is_file():
+            raise TrainingSetupError(f"{path}: model YAML not found")
+        return path
+    try:
+        load_yolo(path)
+    except ModelLoadError as error:
+        raise TrainingSetupError(str(error)) from error
+    return path.resolve()
+
+
+def run_ultralytics_training(model_source: Path, args: argparse.Namespace, stage_defaults: dict) -> TrainingRun:
+    """Train with Ultralytics, offline, and return the run folder.
+
+    ``plots=False`` because Ultralytics' plots download a font; ``amp=False``
+    on CPU because its AMP check downloads weights (and AMP is CUDA-only).
+    """
+    os.environ["YOLO_VERBOSE"] = "True"  # Ultralytics' own per-epoch progress display
+    enforce_offline()
+    if args.threads > 0:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    from ultralytics import YOLO
+
+    name = args.name or f"{stage_defaults['stage']}-{time.strftime('%Y%m%d-%H%M%S')}"
+    run_dir = (args.project / name).resolve()
+    started = time.monotonic()
+    if args.resume:
+        last = run_dir / "weights" / "last.pt"
+        if not last.is_file():
+            raise TrainingSetupError(f"{last}: nothing to resume (no last.pt)")
+        YOLO(str(last)).train(resume=True)
+    else:
+        overrides = {
+            "data": str(check_data_yaml(args.data)),
+            "epochs": args.epochs,
+            "imgsz": args.imgsz,
+            "batch": args.batch,
+            "device": args.device,
+            "workers": args.workers,
+            "seed": args.seed,
+            "project": str(args.project.resolve()),
+            "name": name,
+            "exist_ok": True,
+            "optimizer": args.optimizer,
+            "close_mosaic": args.close_mosaic,
+            "cache": False if args.cache == "none" else args.cache,
+            "fraction": args.fraction,
+            "plots": False,
+            "amp": False if args.device == "cpu" else True,
+            "patience": 0,
+            "val": True,
+            "verbose": True,
+        }
+        for key, value in stage_defaults.items():
+            if key != "stage":
+                overrides[key] = value
+        if args.lr0 is not None:
+            overrides["lr0"] = args.lr0
+        YOLO(str(model_source)).train(**overrides)
+    return TrainingRun(run_dir=run_dir, wall_time_s=time.monotonic() - started)
+
+
+def finish_run(run: TrainingRun, args: argparse.Namespace, *, stage: str, start_weights: Path) -> int:
+    """Evaluate the best weights on valid and test and promote them if asked and better."""
+    if args.no_evaluate:
+        print(f"run finished: {run.run_dir}")
+        return 0
+    from train.promotion import evaluate_and_maybe_promote
+
+    outcome = evaluate_and_maybe_promote(
+        run_dir=run.run_dir,
+        data_yaml=args.data,
+        stage=stage,
+        start_weights=start_weights,
+        imgsz=args.imgsz,
+        device=args.device,
+        wall_time_s=run.wall_time_s,
+        promote=args.promote,
+    )
+    print(outcome.summary())
+    return 0
+
+
+def main_guard(main_body) -> int:  # type: ignore[no-untyped-def]
+    """Run a script body; setup errors become one line on stderr and exit code 2."""
+    try:
+        return main_body()
+    except TrainingSetupError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+__all__ = [
+    "REPO_ROOT",
+    "TrainingRun",
+    "TrainingSetupError",
+    "add_common_arguments",
+    "check_checkpoint",
+    "check_data_yaml",
+    "finish_run",
+    "main_guard",
+    "run_ultralytics_training",
+]

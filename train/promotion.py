@@ -1,0 +1,284 @@
+"""Evaluate a run's best weights and promote them into ``model/`` only when they beat the shipped model.
+
+The choice uses the **valid** split only (mask mAP50 and pixel F1 must both be
+higher); the test split is evaluated and reported, never used to choose.
+A promotion writes, in ``model/``: ``best.pt`` (optimizer state stripped),
+``results.csv`` (the full history with a ``stage`` column: every stage so far
+plus this run), ``evaluation/test/`` (the stored test report the app shows)
+and ``card.json`` (a new stage entry, metrics and the weights' SHA-256).
+
+Run standalone on a finished (or stopped) run:
+
+    python train/promotion.py runs/finetune-s1 --stage finetune --promote
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import pandas as pd  # noqa: E402
+
+from crackseg.evaluation import EvaluationReport, evaluate_yolo_split  # noqa: E402
+from crackseg.model_card import HISTORY_CSV, STORED_EVALUATION_DIR, load_card, save_card  # noqa: E402
+from crackseg.model_loading import MODEL_CARD, SHIPPED_MODEL, file_sha256  # noqa: E402
+from crackseg.runs import read_args_yaml, read_results_csv  # noqa: E402
+from crackseg.segmenter import InferenceSettings, Segmenter  # noqa: E402
+
+
+@dataclass
+class PromotionOutcome:
+    """What the candidate scored against the shipped model, and whether it was promoted."""
+
+    candidate: dict[str, Any]
+    shipped: dict[str, Any]
+    candidate_test: dict[str, Any]
+    better: bool
+    promoted: bool
+    reasons: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """Before/after table as text, for the log."""
+        lines = ["split  model      mask_mAP50  mask_mAP50-95  pixel_F1  pixel_IoU"]
+        for label, split, metrics in (
+            ("valid", "shipped", self.shipped),
+            ("valid", "candidate", self.candidate),
+            ("test", "candidate", self.candidate_test),
+        ):
+            lines.append(
+                f"{label:<6} {split:<10} {metrics.get('mask_map50', float('nan')):>10.4f} "
+                f"{metrics.get('mask_map50_95', float('nan')):>14.4f} {metrics['pixel']['f1']:>9.4f} "
+                f"{metrics['pixel']['iou']:>10.4f}"
+            )
+        verdict = "promoted into model/" if self.promoted else ("better, not promoted (no --promote)" if self.better else "not better: kept the shipped model")
+        return "\n".join([*lines, verdict, *self.reasons])
+
+
+def is_better(candidate: dict[str, Any], shipped: dict[str, Any]) -> tuple[bool, list[str]]:
+    """Both valid mask mAP50 and valid pixel F1 must be strictly higher."""
+    reasons = []
+    for label, new, old in (
+        ("mask mAP50", candidate.get("mask_map50"), shipped.get("mask_map50")),
+        ("pixel F1", candidate["pixel"]["f1"], shipped["pixel"]["f1"]),
+    ):
+        if new is None or old is None or not new > old:
+            reasons.append(f"valid {label}: {new} is not above the shipped {old}")
+    return not reasons, reasons
+
+
+def stripped_copy(weights: Path, workdir: Path) -> Path:
+    """A copy of ``weights`` without optimizer state (what gets shipped), via Ultralytics' own stripper."""
+    from ultralytics.utils.torch_utils import strip_optimizer
+
+    target = workdir / "best.pt"
+    shutil.copy2(weights, target)
+    strip_optimizer(str(target))
+    return target
+
+
+def evaluate_weights(weights: Path, data_yaml: Path, split: str, imgsz: int, device: str) -> EvaluationReport:
+    """crackseg's evaluation of a weights file on one split (with Ultralytics mAP)."""
+    segmenter = Segmenter(weights, backend="torch", device=device)
+    return evaluate_yolo_split(segmenter, data_yaml, split, InferenceSettings(imgsz=imgsz, tile="never"))
+
+
+def evaluate_and_maybe_promote(
+    *,
+    run_dir: Path,
+    data_yaml: Path,
+    stage: str,
+    start_weights: Path,
+    imgsz: int,
+    device: str,
+    wall_time_s: float | None,
+    promote: bool,
+    model_dir: Path = SHIPPED_MODEL.parent,
+) -> PromotionOutcome:
+    """Evaluate ``run_dir``'s best weights on valid and test; promote if asked and better on valid."""
+    best = run_dir / "weights" / "best.pt"
+    if not best.is_file():
+        raise FileNotFoundError(f"{best}: the run has no best weights")
+    with tempfile.TemporaryDirectory(prefix="crackseg-promote-") as tmp:
+        candidate_weights = stripped_copy(best, Path(tmp))
+        candidate_valid = evaluate_weights(candidate_weights, data_yaml, "val", imgsz, device)
+        candidate_test = evaluate_weights(candidate_weights, data_yaml, "test", imgsz, device)
+        shipped_weights = model_dir / "best.pt"
+        shipped_valid = evaluate_weights(shipped_weights, data_yaml, "val", imgsz, device).summary()
+        better, reasons = is_better(candidate_valid.summary(), shipped_valid)
+        outcome = PromotionOutcome(
+            candidate=candidate_valid.summary(),
+            shipped=shipped_valid,
+            candidate_test=candidate_test.summary(),
+            better=better,
+            promoted=False,
+            reasons=reasons,
+        )
+        if promote and better:
+            install_model(
+                weights=candidate_weights,
+                run_dir=run_dir,
+                stage=stage,
+                start_weights=start_weights,
+                valid_report=candidate_valid,
+                test_report=candidate_test,
+                wall_time_s=wall_time_s,
+                model_dir=model_dir,
+            )
+            outcome.promoted = True
+    return outcome
+
+
+def install_model(
+    *,
+    weights: Path,
+    run_dir: Path,
+    stage: str,
+    start_weights: Path,
+    valid_report: EvaluationReport,
+    test_report: EvaluationReport,
+    wall_time_s: float | None,
+    model_dir: Path,
+) -> None:
+    """Copy weights, history, test report and card into ``model_dir``."""
+    history_path = model_dir / HISTORY_CSV.name
+    card_path = model_dir / MODEL_CARD.name
+    card = load_card(card_path)
+    stages = list(card.get("stages", []))
+    stage_name = f"{stage}-{len(stages) + 1}"
+    run_history = read_results_csv(run_dir / "results.csv")
+    run_args = read_args_yaml(run_dir / "args.yaml") if (run_dir / "args.yaml").is_file() else {}
+    append_history(history_path, run_history, stage_name)
+    start_sha = file_sha256(start_weights) if start_weights.suffix == ".pt" and start_weights.is_file() else None
+    stages.append(
+        stage_entry(
+            stage_name,
+            start=str(start_weights.name),
+            start_sha256=start_sha,
+            history=run_history,
+            run_args=run_args,
+            wall_time_s=wall_time_s,
+            valid=valid_report.summary(),
+            test=test_report.summary(),
+        )
+    )
+    shutil.copy2(weights, model_dir / "best.pt")
+    test_report.save(model_dir / STORED_EVALUATION_DIR.relative_to(STORED_EVALUATION_DIR.parents[1]))
+    card.update(
+        {
+            "weights": {
+                "file": "best.pt",
+                "sha256": file_sha256(model_dir / "best.pt"),
+                "size_bytes": (model_dir / "best.pt").stat().st_size,
+            },
+            "stages": stages,
+            "metrics": {"valid": valid_report.summary(), "test": test_report.summary()},
+            "updated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        }
+    )
+    save_card(card, card_path)
+
+
+def append_history(history_path: Path, run_history: pd.DataFrame, stage_name: str) -> pd.DataFrame:
+    """Add a run's epochs to the model's history with a ``stage`` column (one continuous table)."""
+    new_rows = run_history.copy()
+    new_rows.insert(0, "stage", stage_name)
+    if history_path.is_file():
+        existing = read_results_csv(history_path)
+        combined = pd.concat([existing, new_rows], ignore_index=True)
+    else:
+        combined = new_rows
+    combined.to_csv(history_path, index=False)
+    return combined
+
+
+def stage_entry(
+    name: str,
+    *,
+    start: str,
+    start_sha256: str | None,
+    history: pd.DataFrame,
+    run_args: dict[str, Any],
+    wall_time_s: float | None,
+    valid: dict[str, Any],
+    test: dict[str, Any],
+) -> dict[str, Any]:
+    """One stage of the card: start weights, schedule, hardware, wall time, valid/test metrics."""
+    if "time" in history.columns and history["time"].notna().any():
+        wall_time_s = float(history["time"].dropna().iloc[-1])
+    keys = ("epochs", "imgsz", "batch", "optimizer", "lr0", "lrf", "cos_lr", "close_mosaic", "device", "seed")
+    return {
+        "name": name,
+        "start_weights": start,
+        "start_sha256": start_sha256,
+        "epochs_run": int(history["epoch"].max()) if len(history) else 0,
+        "args": {key: run_args.get(key) for key in keys if key in run_args},
+        "hardware": hardware_description(),
+        "wall_time_s": round(wall_time_s, 1) if wall_time_s is not None else None,
+        "valid": valid,
+        "test": test,
+    }
+
+
+def hardware_description() -> str:
+    """CPU model and core count, or the GPU name when CUDA is in use."""
+    import os
+
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            return f"GPU {torch.cuda.get_device_name(0)}"
+    except ImportError:
+        pass
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} CPU cores, no GPU"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Options of the standalone promotion."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("run_dir", type=Path, help="Ultralytics run folder (with weights/best.pt, results.csv)")
+    parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared/datasets/crack-seg/data.yaml")
+    parser.add_argument("--stage", default="finetune", help="stage label for the card and history")
+    parser.add_argument("--start-weights", type=Path, default=SHIPPED_MODEL, help="what the run started from")
+    parser.add_argument("--imgsz", type=int, default=416)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--promote", action="store_true", help="install into model/ if better on valid")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Evaluate a run and maybe promote it; prints the before/after table."""
+    args = parse_args(argv)
+    outcome = evaluate_and_maybe_promote(
+        run_dir=args.run_dir,
+        data_yaml=args.data,
+        stage=args.stage,
+        start_weights=args.start_weights,
+        imgsz=args.imgsz,
+        device=args.device,
+        wall_time_s=None,
+        promote=args.promote,
+    )
+    print(outcome.summary())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
