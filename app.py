@@ -1,0 +1,27 @@
+"""CrackSeg Streamlit app: page config, navigation over ``pages/``, shared sidebar.
+
+Run with ``streamlit run app.py``. Each page is a thin script: widgets, one
+call into ``crackseg``, render.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from crackseg.offline import enforce_offline
+
+enforce_offline()
+st.set_page_config(page_title="CrackSeg", page_icon="🛣️", layout="wide")
+
+PAGES = [
+    st.Page("pages/home.py", title="Home", icon="🏠", default=True),
+    st.Page("pages/segment.py", title="Segment", icon="🔍"),
+    st.Page("pages/preprocessing.py", title="Preprocessing", icon="🎛️"),
+    st.Page("pages/training.py", title="Training curves", icon="📈"),
+    st.Page("pages/evaluation.py", title="Evaluation", icon="🎯"),
+]
+
+navigation = st.navigation(PAGES)
+with st.sidebar:
+    st.caption("CrackSeg · road-crack segmentation, measurement and rating · runs offline")
+navigation.run()

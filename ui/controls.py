@@ -1,0 +1,116 @@
+"""Sidebar widgets that return plain settings objects (no Streamlit types leak out).
+
+Every key carries the caller's prefix, so each page keeps its own values and
+runs on its own (and under ``AppTest``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from crackseg.measurement import MeasurementSettings
+from crackseg.preprocessing import PREPROCESSORS, PreprocessSpec
+from crackseg.segmenter import InferenceSettings
+
+IMGSZ_CHOICES = (320, 416, 512, 640, 800, 960)
+
+
+def preprocess_controls(prefix: str, container: Any = None, *, default: str = "none") -> PreprocessSpec:
+    """A method picker plus one widget per parameter of the chosen method (from the registry)."""
+    where = container or st.sidebar
+    names = list(PREPROCESSORS)
+    method = where.selectbox(
+        "Preprocessing",
+        names,
+        index=names.index(default),
+        format_func=lambda name: PREPROCESSORS[name].label,
+        key=f"{prefix}_preprocess",
+        help="Applied to the image before the model sees it.",
+    )
+    return PreprocessSpec.of(method, **parameter_widgets(prefix, method, where))
+
+
+def parameter_widgets(prefix: str, method: str, where: Any) -> dict[str, Any]:
+    """Widgets for one method's parameters; returns their values by name."""
+    values: dict[str, Any] = {}
+    for parameter in PREPROCESSORS[method].parameters:
+        key = f"{prefix}_{method}_{parameter.name}"
+        if parameter.choices:
+            values[parameter.name] = where.selectbox(
+                parameter.label, parameter.choices, index=parameter.choices.index(parameter.default), key=key
+            )
+        elif isinstance(parameter.default, int):
+            values[parameter.name] = int(
+                where.slider(
+                    parameter.label,
+                    int(parameter.minimum),
+                    int(parameter.maximum),
+                    int(parameter.default),
+                    int(parameter.step or 1),
+                    key=key,
+                    help=parameter.help or None,
+                )
+            )
+        else:
+            values[parameter.name] = float(
+                where.slider(
+                    parameter.label,
+                    float(parameter.minimum),
+                    float(parameter.maximum),
+                    float(parameter.default),
+                    float(parameter.step or 0.1),
+                    key=key,
+                    help=parameter.help or None,
+                )
+            )
+    return values
+
+
+def inference_controls(prefix: str, container: Any = None) -> InferenceSettings:
+    """Confidence, NMS IoU, image size, preprocessing and tiling."""
+    where = container or st.sidebar
+    where.subheader("Model")
+    conf = where.slider("Confidence threshold", 0.05, 0.95, 0.25, 0.05, key=f"{prefix}_conf")
+    iou = where.slider("NMS IoU", 0.1, 0.95, 0.7, 0.05, key=f"{prefix}_iou")
+    imgsz = where.select_slider("Model input size (px)", IMGSZ_CHOICES, value=416, key=f"{prefix}_imgsz")
+    preprocess = preprocess_controls(prefix, where)
+    tile = where.radio(
+        "Tiling",
+        ("auto", "always", "never"),
+        horizontal=True,
+        key=f"{prefix}_tile",
+        help="auto: photos larger than 1.5 x the tile size are cut into overlapping tiles at full resolution.",
+    )
+    tile_size = where.select_slider("Tile size (px)", (416, 512, 640, 800, 1024), value=640, key=f"{prefix}_tile_size")
+    return InferenceSettings(
+        conf=float(conf), iou=float(iou), imgsz=int(imgsz), preprocess=preprocess, tile=tile, tile_size=int(tile_size)
+    )
+
+
+def measurement_controls(prefix: str, container: Any = None) -> MeasurementSettings:
+    """Calibration and severity thresholds (ASTM D6433 defaults)."""
+    where = container or st.sidebar
+    where.subheader("Measurement")
+    calibrated = where.checkbox("Calibrated (mm per pixel known)", value=False, key=f"{prefix}_calibrated")
+    mm_per_px = None
+    if calibrated:
+        mm_per_px = float(
+            where.number_input(
+                "mm per pixel", min_value=0.001, max_value=100.0, value=1.0, step=0.1, format="%.3f", key=f"{prefix}_mmpx"
+            )
+        )
+    low, high = where.slider(
+        "Severity thresholds, mean width (mm)",
+        1.0,
+        150.0,
+        (10.0, 75.0),
+        1.0,
+        key=f"{prefix}_severity",
+        help="low < first <= medium <= second < high (ASTM D6433 defaults 10 / 75 mm). Needs calibration.",
+    )
+    if high <= low:
+        where.error("The high severity threshold must be above the low one.")
+        st.stop()
+    return MeasurementSettings(mm_per_px=mm_per_px, severity_thresholds_mm=(float(low), float(high)))

@@ -1,0 +1,38 @@
+"""The one cached model loader of the app, and cached readers of files that rarely change.
+
+``st.cache_resource`` keeps one ``Segmenter`` per (weights, mtime, backend) for
+the whole server process; the segmenter serialises calls into the Ultralytics
+model with its own lock, so concurrent browser sessions are safe.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from crackseg.errors import CrackSegError
+from crackseg.model_loading import default_model_path
+from crackseg.segmenter import Segmenter
+
+APP_BACKEND = "auto"
+
+
+@st.cache_resource(show_spinner="Loading the model (first time: exporting it for fast CPU inference)…")
+def _load_segmenter(weights: str, modified_ns: int, backend: str) -> Segmenter:
+    """Keyed on the weights' path and modification time, so new weights reload."""
+    del modified_ns  # part of the cache key only
+    return Segmenter(weights, backend=backend)
+
+
+def get_segmenter(backend: str = APP_BACKEND) -> Segmenter | None:
+    """The shared segmenter, or ``None`` after showing why it cannot be loaded."""
+    weights = default_model_path()
+    try:
+        modified_ns = weights.stat().st_mtime_ns
+    except OSError:
+        st.error(f"Model file not found: {weights}. Set CRACKSEG_MODEL or restore model/best.pt.")
+        return None
+    try:
+        return _load_segmenter(str(weights), modified_ns, backend)
+    except CrackSegError as error:
+        st.error(f"The model cannot be loaded: {error}")
+        return None
