@@ -153,7 +153,6 @@ def evaluate(
     raises ``DatasetError``.
     """
     settings = settings or InferenceSettings()
-    sweep_settings = InferenceSettings(**{**_settings_fields(settings), "conf": min(settings.conf, SWEEP_MIN_CONF)})
     pixel, tolerance = PixelMetrics(), ToleranceMetrics(tolerance_px=tolerance_px)
     instance, sweep = InstanceMetrics(iou_threshold=0.5), ThresholdSweep(tolerance_px=tolerance_px)
     rows, failures = [], []
@@ -161,19 +160,16 @@ def evaluate(
         if progress is not None:
             progress(index, len(items), item.name)
         try:
-            rgb = item.load_rgb()
-            truth = item.truth_masks((rgb.shape[1], rgb.shape[0]))
+            result = predict_labelled(segmenter, item, settings)
         except CrackSegError as error:
             failures.append(str(error))
             continue
-        all_instances = segmenter.predict(rgb, sweep_settings)
-        prediction = all_instances.with_min_confidence(settings.conf)
-        truth_union = truth.any(axis=0) if len(truth) else np.zeros(rgb.shape[:2], dtype=bool)
-        pred_union = prediction.union_mask
+        prediction, truth = result.prediction, result.truth
+        truth_union, pred_union = result.truth_union, prediction.union_mask
         pixel.update(pred_union, truth_union)
         tolerance.update(pred_union, truth_union)
         instance.update(prediction.masks, truth, prediction.confidence)
-        sweep.update(all_instances.masks, all_instances.confidence, truth_union)
+        sweep.update(result.all_instances.masks, result.all_instances.confidence, truth_union)
         rows.append(_per_image_row(item.name, pred_union, truth_union, len(prediction), len(truth)))
     if progress is not None:
         progress(len(items), len(items), "")

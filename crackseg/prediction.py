@@ -127,8 +127,10 @@ def masks_to_original_size(mask_data: np.ndarray, resolution_wh: tuple[int, int]
     gain = min(mask_h / height, mask_w / width)
     pad_w = (mask_w - width * gain) / 2
     pad_h = (mask_h - height * gain) / 2
+    # The same rounding as Ultralytics' ``LetterBox`` (top = round(pad - 0.1), bottom = round(pad + 0.1)):
+    # with an odd total padding the extra row/column is at the bottom/right.
     top, left = int(round(pad_h - 0.1)), int(round(pad_w - 0.1))
-    bottom, right = int(round(mask_h - pad_h + 0.1)), int(round(mask_w - pad_w + 0.1))
+    bottom, right = mask_h - int(round(pad_h + 0.1)), mask_w - int(round(pad_w + 0.1))
     cropped = np.ascontiguousarray(mask_data[:, top:bottom, left:right], dtype=np.float32)
     out = np.empty((count, height, width), dtype=bool)
     for index in range(count):

@@ -7,6 +7,8 @@ model with its own lock, so concurrent browser sessions are safe.
 
 from __future__ import annotations
 
+import os
+
 import streamlit as st
 
 from crackseg.errors import CrackSegError
@@ -14,6 +16,12 @@ from crackseg.model_loading import default_model_path
 from crackseg.segmenter import Segmenter
 
 APP_BACKEND = "auto"
+BACKEND_ENV_VAR = "CRACKSEG_BACKEND"
+
+
+def app_backend() -> str:
+    """The backend the app uses: ``$CRACKSEG_BACKEND`` (e.g. ``torch`` in tests) or ``APP_BACKEND``."""
+    return os.environ.get(BACKEND_ENV_VAR, "").strip() or APP_BACKEND
 
 
 @st.cache_resource(show_spinner="Loading the model (first time: exporting it for fast CPU inference)…")
@@ -23,8 +31,9 @@ def _load_segmenter(weights: str, modified_ns: int, backend: str) -> Segmenter:
     return Segmenter(weights, backend=backend)
 
 
-def get_segmenter(backend: str = APP_BACKEND) -> Segmenter | None:
-    """The shared segmenter, or ``None`` after showing why it cannot be loaded."""
+def get_segmenter(backend: str | None = None) -> Segmenter | None:
+    """The shared segmenter (``backend`` defaults to ``app_backend()``), or ``None`` after showing why not."""
+    backend = backend or app_backend()
     weights = default_model_path()
     try:
         modified_ns = weights.stat().st_mtime_ns
@@ -33,6 +42,6 @@ def get_segmenter(backend: str = APP_BACKEND) -> Segmenter | None:
         return None
     try:
         return _load_segmenter(str(weights), modified_ns, backend)
-    except CrackSegError as error:
+    except (CrackSegError, ValueError) as error:  # ValueError: an unknown $CRACKSEG_BACKEND
         st.error(f"The model cannot be loaded: {error}")
         return None

@@ -1,0 +1,207 @@
+"""Training scripts: argument handling, clear setup errors, a real tiny offline run, promotion rules."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from crackseg.segmenter import Segmenter
+from train import finetune, train
+from train.promotion import evaluate_and_maybe_promote, is_better
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLES = REPO / "samples"
+
+
+def _metrics(mask_map50: float | None, f1: float) -> dict:
+    return {"mask_map50": mask_map50, "pixel": {"f1": f1, "iou": 0.0}}
+
+
+@pytest.mark.parametrize(
+    ("scenario", "candidate", "shipped", "expected"),
+    [
+        ("better on both", _metrics(0.60, 0.70), _metrics(0.55, 0.65), True),
+        ("better mAP, worse F1", _metrics(0.60, 0.60), _metrics(0.55, 0.65), False),
+        ("worse mAP, better F1", _metrics(0.50, 0.70), _metrics(0.55, 0.65), False),
+        ("equal is not better", _metrics(0.55, 0.65), _metrics(0.55, 0.65), False),
+        ("missing mAP", _metrics(None, 0.70), _metrics(0.55, 0.65), False),
+    ],
+)
+def test_promotion_rule(scenario: str, candidate: dict, shipped: dict, expected: bool) -> None:
+    better, reasons = is_better(candidate, shipped)
+    assert better is expected, scenario
+    assert (not reasons) is expected
+
+
+def test_finetune_defaults_start_from_shipped_model() -> None:
+    args = finetune.parse_args([])
+    assert args.weights == REPO / "model" / "best.pt"
+    assert args.epochs == 20 and args.imgsz == 416 and not args.promote
+    overrides = finetune.stage_overrides(args)
+    assert overrides["lr0"] < 0.01 and overrides["optimizer"] == "AdamW"
+    assert finetune.stage_overrides(finetune.parse_args(["--optimizer", "SGD"]))["optimizer"] == "SGD"
+
+
+def test_train_parses_every_option() -> None:
+    args = train.parse_args(
+        ["--model", "yolov8n-seg.yaml", "--epochs", "3", "--imgsz", "128", "--batch", "4", "--device", "cpu"]
+        + ["--workers", "0", "--seed", "7", "--name", "x", "--resume", "--cache", "none", "--promote"]
+    )
+    assert (args.epochs, args.imgsz, args.batch, args.workers, args.seed) == (3, 128, 4, 0, 7)
+    assert args.resume and args.promote and args.cache == "none" and args.name == "x"
+
+
+def _run_script(script: str, *arguments: str, timeout: int = 240) -> subprocess.CompletedProcess:
+    env = {
+        **os.environ,
+        # Any attempt to reach the network fails at once instead of hanging.
+        "HTTP_PROXY": "http://127.0.0.1:9",
+        "HTTPS_PROXY": "http://127.0.0.1:9",
+        "NO_PROXY": "",
+    }
+    return subprocess.run(
+        [sys.executable, str(REPO / "train" / script), *arguments],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        cwd=REPO,
+    )
+
+
+@pytest.mark.parametrize(
+    ("scenario", "arguments", "message"),
+    [
+        ("missing data.yaml", ["--data", "/nonexistent/data.yaml"], "data.yaml not found"),
+        ("unreadable checkpoint", ["--weights", "{garbage}"], "not a readable Ultralytics checkpoint"),
+        ("missing checkpoint", ["--weights", "/nonexistent/best.pt"], "model file not found"),
+    ],
+)
+def test_finetune_setup_errors_are_one_line(scenario: str, arguments: list, message: str, tmp_path: Path) -> None:
+    garbage = tmp_path / "garbage.pt"
+    garbage.write_bytes(b"\x80\x04not a pickle at all")
+    arguments = [a.replace("{garbage}", str(garbage)) for a in arguments]
+    result = _run_script("finetune.py", *arguments, "--epochs", "1", "--project", str(tmp_path / "runs"), timeout=120)
+    assert result.returncode == 2, scenario
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_missing_split_is_reported(tmp_path: Path) -> None:
+    data = tmp_path / "data.yaml"
+    data.write_text("train: images\nnames: {0: crack}\n")
+    (tmp_path / "images").mkdir()
+    shutil.copy2(next((SAMPLES / "images").iterdir()), tmp_path / "images")
+    result = _run_script("train.py", "--data", str(data), "--epochs", "1", "--project", str(tmp_path / "runs"))
+    assert result.returncode == 2
+    assert "no 'val' split" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.fixture(scope="module")
+def tiny_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The eight samples as a YOLO dataset in a temp folder (Ultralytics writes caches beside labels)."""
+    root = tmp_path_factory.mktemp("tiny")
+    shutil.copytree(SAMPLES / "images", root / "images")
+    shutil.copytree(SAMPLES / "labels", root / "labels")
+    (root / "data.yaml").write_text("train: images\nval: images\ntest: images\nnames:\n  0: crack\n")
+    return root / "data.yaml"
+
+
+@pytest.fixture(scope="module")
+def tiny_finetune_run(tiny_dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real one-epoch fine-tune at 64 px on the samples, offline, evaluated at the end."""
+    project = tmp_path_factory.mktemp("runs")
+    result = _run_script(
+        "finetune.py",
+        "--data",
+        str(tiny_dataset),
+        "--epochs",
+        "1",
+        "--imgsz",
+        "64",
+        "--batch",
+        "4",
+        "--workers",
+        "0",
+        "--cache",
+        "none",
+        "--project",
+        str(project),
+        "--name",
+        "tiny",
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "not promoted" in result.stdout or "kept the shipped model" in result.stdout
+    return project / "tiny"
+
+
+def test_one_epoch_finetune_produces_loadable_weights(tiny_finetune_run: Path) -> None:
+    best = tiny_finetune_run / "weights" / "best.pt"
+    assert best.is_file()
+    assert (tiny_finetune_run / "results.csv").read_text().count("\n") >= 2  # header + one epoch
+    segmenter = Segmenter(best, backend="torch")
+    from crackseg.image_io import load_image
+
+    rgb = load_image(SAMPLES / "images" / "1616.rf.c868709931a671796794fdbb95352c5a.jpg")
+    prediction = segmenter.predict(rgb)
+    assert prediction.masks.shape[1:] == rgb.shape[:2]
+
+
+def test_promotion_refuses_a_worse_model(tiny_finetune_run: Path, tiny_dataset: Path, tmp_path: Path) -> None:
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    shutil.copy2(REPO / "model" / "best.pt", model_dir / "best.pt")
+    card = {"weights": {"sha256": "unchanged"}, "stages": []}
+    (model_dir / "card.json").write_text(json.dumps(card))
+    before = (model_dir / "best.pt").read_bytes()
+    outcome = evaluate_and_maybe_promote(
+        run_dir=tiny_finetune_run,
+        data_yaml=tiny_dataset,
+        stage="finetune",
+        start_weights=model_dir / "best.pt",
+        imgsz=64,
+        device="cpu",
+        wall_time_s=1.0,
+        promote=True,
+        model_dir=model_dir,
+    )
+    assert not outcome.promoted and not outcome.better
+    assert outcome.reasons
+    assert (model_dir / "best.pt").read_bytes() == before
+    assert json.loads((model_dir / "card.json").read_text()) == card
+    assert not (model_dir / "results.csv").exists()
+
+
+def test_scratch_training_from_architecture_yaml_runs_offline(tiny_dataset: Path, tmp_path: Path) -> None:
+    result = _run_script(
+        "train.py",
+        "--model",
+        "yolov8n-seg.yaml",
+        "--data",
+        str(tiny_dataset),
+        "--epochs",
+        "1",
+        "--imgsz",
+        "64",
+        "--batch",
+        "4",
+        "--workers",
+        "0",
+        "--cache",
+        "none",
+        "--project",
+        str(tmp_path),
+        "--name",
+        "scratch",
+        "--no-evaluate",
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    best = tmp_path / "scratch" / "weights" / "best.pt"
+    assert Segmenter(best, backend="torch").info()["sha256"]
