@@ -1,4 +1,4 @@
-"""CrackSeg Streamlit app: page config, navigation over ``pages/``, shared sidebar.
+"""CrackSeg Streamlit app: page config, navigation over ``app_pages/`` (not ``pages/``: that name switches Streamlit to its legacy folder mode, which skips this file on deep links), shared sidebar.
 
 Run with ``streamlit run app.py``. Each page is a thin script: widgets, one
 call into ``crackseg``, render.
@@ -14,11 +14,11 @@ enforce_offline()
 st.set_page_config(page_title="CrackSeg", page_icon="🛣️", layout="wide")
 
 PAGES = [
-    st.Page("pages/home.py", title="Home", icon="🏠", default=True),
-    st.Page("pages/segment.py", title="Segment", icon="🔍"),
-    st.Page("pages/preprocessing.py", title="Preprocessing", icon="🎛️"),
-    st.Page("pages/training.py", title="Training curves", icon="📈"),
-    st.Page("pages/evaluation.py", title="Evaluation", icon="🎯"),
+    st.Page("app_pages/home.py", title="Home", icon="🏠", default=True),
+    st.Page("app_pages/segment.py", title="Segment", icon="🔍"),
+    st.Page("app_pages/preprocessing.py", title="Preprocessing", icon="🎛️"),
+    st.Page("app_pages/training.py", title="Training curves", icon="📈"),
+    st.Page("app_pages/evaluation.py", title="Evaluation", icon="🎯"),
 ]
 
 navigation = st.navigation(PAGES)

@@ -44,17 +44,24 @@ def iter_zip_images(
     data: bytes,
     archive_name: str = "archive.zip",
     *,
-    max_members: int = MAX_MEMBERS,
-    max_member_bytes: int = MAX_MEMBER_BYTES,
-    max_total_bytes: int = MAX_TOTAL_BYTES,
+    max_members: int | None = None,
+    max_member_bytes: int | None = None,
+    max_total_bytes: int | None = None,
+    max_ratio: float | None = None,
 ) -> Iterator[ArchiveMember]:
     """Yield the image members of a ZIP given as bytes, in archive order.
 
-    A damaged archive raises ``ImageLoadError`` (one line). Members that break a
-    cap or are nested archives come back as ``ArchiveMember`` with ``error`` set,
-    so a caller reports them and goes on. Non-image members are skipped silently
-    (``__MACOSX`` and text files are normal in user ZIPs).
+    A damaged archive, or one with more than ``max_members`` files, raises
+    ``ImageLoadError`` (one line). Members that break a cap or are nested
+    archives come back as ``ArchiveMember`` with ``error`` set, so a caller
+    reports them and goes on. Non-image members are skipped silently
+    (``__MACOSX``, ``._*`` AppleDouble files and text files are normal in user ZIPs).
+    Caps left as ``None`` take the module's ``MAX_*`` values at call time.
     """
+    max_members = MAX_MEMBERS if max_members is None else max_members
+    max_member_bytes = MAX_MEMBER_BYTES if max_member_bytes is None else max_member_bytes
+    max_total_bytes = MAX_TOTAL_BYTES if max_total_bytes is None else max_total_bytes
+    max_ratio = MAX_RATIO if max_ratio is None else max_ratio
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
         members = archive.infolist()
@@ -68,7 +75,7 @@ def iter_zip_images(
         for member in files:
             name = display_name(archive_name, member.filename)
             suffix = PurePosixPath(member.filename).suffix.lower()
-            if "__MACOSX" in member.filename:
+            if "__MACOSX" in member.filename or PurePosixPath(member.filename).name.startswith("._"):
                 continue
             if suffix == ".zip":
                 yield ArchiveMember(name, error=f"{name}: nested archives are not opened; upload it separately")
@@ -78,7 +85,7 @@ def iter_zip_images(
             if member.file_size > max_member_bytes:
                 yield ArchiveMember(name, error=f"{name}: {member.file_size / 1e6:.0f} MB uncompressed, over the limit")
                 continue
-            if member.compress_size and member.file_size / member.compress_size > MAX_RATIO:
+            if member.compress_size and member.file_size / member.compress_size > max_ratio:
                 yield ArchiveMember(name, error=f"{name}: compression ratio too high (possible ZIP bomb); skipped")
                 continue
             if total + member.file_size > max_total_bytes:

@@ -2,22 +2,35 @@
 
 All three run through Ultralytics' own predictor, so pre- and post-processing
 (letterbox, NMS, mask decoding) are the same code and the same
-``CrackPrediction`` comes out. Exports are made once, offline, into a cache
-folder next to the weights, keyed by the weights' SHA-256 so new weights are
-re-exported. ``auto`` picks the fastest backend that works here: OpenVINO,
-then ONNX Runtime, then PyTorch.
+``CrackPrediction`` comes out. Exports have dynamic input shapes, so Ultralytics
+letterboxes them minimally exactly as it does the PyTorch model, and one export
+serves any batch size (tiles) and image size.
+
+Exports are made once, offline, into a cache folder next to the weights
+(``<weights dir>/.export-cache/<stem>-<sha12>/``), keyed by the weights'
+SHA-256 so new weights are re-exported. When that folder cannot be written
+(weights on a read-only share) the cache goes to the user's cache folder
+instead. ``auto`` picks the fastest backend that works here: OpenVINO, then
+ONNX Runtime, then PyTorch; every model is warmed up with one tiny prediction
+when opened, so a runtime that cannot run here fails at load time (and ``auto``
+falls back) rather than on the first photo.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import logging
 import os
 import shutil
 import tempfile
 import threading
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from crackseg.errors import ModelLoadError
 from crackseg.model_loading import file_sha256, load_yolo, verify_weights
@@ -27,69 +40,101 @@ BACKENDS = ("torch", "onnx", "openvino")
 AUTO_ORDER = ("openvino", "onnx", "torch")
 EXPORT_IMGSZ = 416
 CACHE_DIR_NAME = ".export-cache"
+USER_CACHE_ENV_VAR = "XDG_CACHE_HOME"
+# Python modules each backend needs to run, and (superset) to be exported; all are in requirements.txt.
+_RUNTIME_MODULES = {"onnx": ("onnxruntime",), "openvino": ("openvino",)}
+_EXPORT_MODULES = {"onnx": ("onnx", "onnxslim", "onnxruntime"), "openvino": ("openvino",)}
 
 _EXPORT_LOCK = threading.Lock()
 _log = logging.getLogger(__name__)
 
 
 def backend_available(backend: str) -> bool:
-    """Whether the runtime a backend needs is installed."""
+    """Whether the runtime a backend needs is installed (``torch`` always is)."""
     if backend == "torch":
         return True
-    module = {"onnx": "onnxruntime", "openvino": "openvino"}.get(backend)
-    return module is not None and importlib.util.find_spec(module) is not None
+    modules = _RUNTIME_MODULES.get(backend)
+    return modules is not None and all(importlib.util.find_spec(name) is not None for name in modules)
 
 
-def export_cache_dir(weights: Path) -> Path:
-    """Where the exports of ``weights`` live: ``<weights dir>/.export-cache/<stem>-<sha12>/``."""
-    return weights.parent / CACHE_DIR_NAME / f"{weights.stem}-{file_sha256(weights)[:12]}"
+def user_cache_root() -> Path:
+    """Export cache for weights in a read-only folder: ``$XDG_CACHE_HOME/crackseg/export-cache`` (or ``~/.cache``)."""
+    base = os.environ.get(USER_CACHE_ENV_VAR, "").strip()
+    return (Path(base) if base else Path.home() / ".cache") / "crackseg" / "export-cache"
 
 
-def exported_model_path(weights: Path, backend: str) -> Path:
-    """The file or folder Ultralytics loads for ``backend`` inside the export cache."""
-    cache = export_cache_dir(weights)
-    if backend == "onnx":
-        return cache / f"{weights.stem}.onnx"
-    if backend == "openvino":
-        return cache / f"{weights.stem}_openvino_model"
-    raise ValueError(f"{backend!r} has no export")
+def export_cache_dir(weights: Path, sha256: str | None = None) -> Path:
+    """Where the exports of ``weights`` live: ``<weights dir>/.export-cache/<stem>-<sha12>/``.
+
+    Falls back to ``user_cache_root()/<stem>-<sha12>/`` when the weights' folder
+    is not writable and holds no cache of these weights yet. ``sha256`` saves
+    hashing the weights again when the caller has it.
+    """
+    weights = Path(weights)
+    key = f"{weights.stem}-{(sha256 or file_sha256(weights))[:12]}"
+    beside = weights.parent / CACHE_DIR_NAME / key
+    if beside.is_dir() or _writable(weights.parent):
+        return beside
+    return user_cache_root() / key
+
+
+def exported_model_path(weights: Path, backend: str, sha256: str | None = None) -> Path:
+    """The file (``.onnx``) or folder (``_openvino_model``) Ultralytics loads for ``backend``, in the cache."""
+    if backend not in _EXPORT_MODULES:
+        raise ValueError(f"{backend!r} has no export; exported backends are {', '.join(_EXPORT_MODULES)}")
+    cache = export_cache_dir(weights, sha256)
+    weights = Path(weights)
+    return cache / (f"{weights.stem}.onnx" if backend == "onnx" else f"{weights.stem}_openvino_model")
 
 
 def ensure_export(weights: Path, backend: str, *, imgsz: int = EXPORT_IMGSZ) -> Path:
     """Export ``weights`` for ``backend`` unless the cache has it; returns the exported model path.
 
-    The export runs in a temporary folder inside the cache and is moved into
-    place atomically, so concurrent processes never load a half-written model.
-    Dynamic input shapes let one export serve any batch size and image size.
+    Offline and without installs: the exporter's packages must already be
+    importable (``ModelLoadError`` names the missing one). The export runs in a
+    temporary folder inside the cache and is moved into place atomically, so
+    concurrent processes never load a half-written model. Input shapes are
+    dynamic (batch, height, width); ``imgsz`` is only the traced example size.
     """
-    target = exported_model_path(weights, backend)
+    weights = Path(weights)
+    verify_weights(weights)
+    sha256 = file_sha256(weights)
+    target = exported_model_path(weights, backend, sha256)
     if target.exists():
         return target
-    verify_weights(weights)
+    missing = [name for name in _EXPORT_MODULES[backend] if importlib.util.find_spec(name) is None]
+    if missing:
+        raise ModelLoadError(f"{backend} export needs {', '.join(missing)} (pip install -r requirements.txt)")
     enforce_offline()
     with _EXPORT_LOCK:
         if target.exists():
             return target
-        target.parent.mkdir(parents=True, exist_ok=True)
-        workdir = Path(tempfile.mkdtemp(prefix="export-", dir=target.parent))
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            workdir = Path(tempfile.mkdtemp(prefix="export-", dir=target.parent))
+        except OSError as error:
+            raise ModelLoadError(f"{target.parent}: cannot write the export cache ({error})") from error
         try:
             staged_weights = workdir / weights.name
             shutil.copy2(weights, staged_weights)
+            if file_sha256(staged_weights) != sha256:  # replaced meanwhile (e.g. a training run promoted new ones)
+                raise ModelLoadError(f"{weights}: the weights changed while being exported; open them again")
             model = load_yolo_unchecked(staged_weights)
-            fmt = "onnx" if backend == "onnx" else "openvino"
-            options: dict[str, Any] = {"format": fmt, "imgsz": imgsz, "dynamic": True, "half": False, "verbose": False}
-            if fmt == "onnx":
+            options: dict[str, Any] = {"format": backend, "imgsz": imgsz, "dynamic": True, "device": "cpu"}
+            if backend == "onnx":
                 options["simplify"] = True
-            produced = Path(model.export(**options))
+            with _quiet_exporter():
+                produced = Path(model.export(**options, verbose=False))
             try:
                 os.replace(produced, target)
             except OSError:
-                if not target.exists():
+                if not target.exists():  # another process won the race: its export is as good as ours
                     raise
         except ModelLoadError:
             raise
         except Exception as error:  # noqa: BLE001 - exporters raise anything; callers fall back
-            raise ModelLoadError(f"{weights}: {backend} export failed ({str(error).splitlines()[0][:160]})") from error
+            reason = str(error).strip().splitlines()[0][:160] if str(error).strip() else type(error).__name__
+            raise ModelLoadError(f"{weights}: {backend} export failed ({reason})") from error
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
     return target
@@ -106,35 +151,106 @@ def load_yolo_unchecked(path: Path) -> Any:
         raise ModelLoadError(f"{path}: cannot open model ({str(error).splitlines()[0][:160]})") from error
 
 
-def open_backend(weights: Path, backend: str = "torch") -> tuple[Any, str, Path]:
+def open_backend(weights: Path, backend: str = "torch", *, device: str = "cpu") -> tuple[Any, str, Path]:
     """Open ``weights`` on ``backend``; returns ``(ultralytics model, backend used, file loaded)``.
 
-    ``auto`` tries OpenVINO, ONNX Runtime, then PyTorch, exporting on first
-    use; a backend that fails to export or load is skipped with a log message.
-    An explicit backend that fails raises ``ModelLoadError``.
+    ``auto`` tries OpenVINO, ONNX Runtime, then PyTorch, exporting on first use;
+    a backend whose runtime is missing or that fails to export, load or run is
+    skipped with a log message. An explicit backend that fails raises
+    ``ModelLoadError``; an unknown name raises ``ValueError``. The model comes
+    back warmed up on ``device`` (one prediction on a small blank image).
     """
     if backend not in (*BACKENDS, "auto"):
         raise ValueError(f"backend must be one of {', '.join((*BACKENDS, 'auto'))}, got {backend!r}")
     weights = Path(weights)
     if backend == "torch":
-        return load_yolo(weights), "torch", weights
+        return _warm_up(load_yolo(weights), weights, device), "torch", weights
     if backend != "auto":
-        return _open_exported(weights, backend), backend, exported_model_path(weights, backend)
+        model, path = _open_exported(weights, backend, device)
+        return model, backend, path
     verify_weights(weights)
     for candidate in AUTO_ORDER:
         if candidate == "torch":
             break
         if not backend_available(candidate):
+            _log.info("backend %s: runtime not installed, skipped", candidate)
             continue
         try:
-            return _open_exported(weights, candidate), candidate, exported_model_path(weights, candidate)
+            model, path = _open_exported(weights, candidate, device)
         except ModelLoadError as error:
             _log.warning("backend %s unavailable, trying the next one: %s", candidate, error)
-    return load_yolo(weights), "torch", weights
+            continue
+        return model, candidate, path
+    return _warm_up(load_yolo(weights), weights, device), "torch", weights
 
 
-def _open_exported(weights: Path, backend: str) -> Any:
+def _open_exported(weights: Path, backend: str, device: str) -> tuple[Any, Path]:
+    """Export if needed, open and warm up; a cached export that will not run is rebuilt once."""
     if not backend_available(backend):
-        raise ModelLoadError(f"backend {backend}: its runtime is not installed")
-    verify_weights(weights)
-    return load_yolo_unchecked(ensure_export(weights, backend))
+        raise ModelLoadError(f"backend {backend}: its runtime is not installed (pip install -r requirements.txt)")
+    path = ensure_export(weights, backend)
+    try:
+        return _warm_up(load_yolo_unchecked(path), path, device), path
+    except ModelLoadError as error:
+        _log.warning("cached %s export %s does not run (%s); exporting again", backend, path, error)
+        _remove(path)
+    path = ensure_export(weights, backend)
+    return _warm_up(load_yolo_unchecked(path), path, device), path
+
+
+def _warm_up(model: Any, path: Path, device: str) -> Any:
+    """Run one prediction on a blank 64x64 image so the runtime loads (and fails) now, on ``device``."""
+    try:
+        with _quiet_ultralytics():
+            model.predict(np.zeros((64, 64, 3), dtype=np.uint8), imgsz=EXPORT_IMGSZ, device=device, verbose=False)
+    except Exception as error:  # noqa: BLE001 - any runtime failure means this backend cannot serve
+        reason = str(error).strip().splitlines()[0][:160] if str(error).strip() else type(error).__name__
+        raise ModelLoadError(f"{path}: the model does not run here ({reason})") from error
+    return model
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def _writable(folder: Path) -> bool:
+    return folder.is_dir() and os.access(folder, os.W_OK | os.X_OK)
+
+
+@contextlib.contextmanager
+def _quiet_ultralytics() -> Iterator[None]:
+    """Hold Ultralytics' logger at WARNING: its 'Loading ...' / export progress lines would land on stdout,
+    mixed into the CLI's output."""
+    from ultralytics.utils import LOGGER
+
+    level = LOGGER.level
+    LOGGER.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        LOGGER.setLevel(level)
+
+
+@contextlib.contextmanager
+def _quiet_exporter() -> Iterator[None]:
+    """Keep the exporter's progress lines and tracer warnings off the console; never let it pip-install.
+
+    Ultralytics' ``check_requirements`` would try ``pip install`` for a missing or
+    too old exporter package; ``AUTOINSTALL = False`` turns that into a warning
+    (the export then fails with a clear error) even if Ultralytics was imported
+    before ``enforce_offline`` set ``YOLO_AUTOINSTALL``.
+    """
+    from ultralytics.utils import checks
+
+    autoinstall = checks.AUTOINSTALL
+    checks.AUTOINSTALL = False
+    try:
+        with _quiet_ultralytics(), warnings.catch_warnings():
+            for category in (FutureWarning, DeprecationWarning, UserWarning):  # tracer / exporter notices
+                warnings.simplefilter("ignore", category)
+            yield
+    finally:
+        checks.AUTOINSTALL = autoinstall

@@ -8,9 +8,11 @@ exit 2 on a usage or input error.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +88,31 @@ def _inference_settings(args: argparse.Namespace) -> Any:
     )
 
 
+@contextlib.contextmanager
+def _library_output_to_stderr() -> Iterator[None]:
+    """Inside this block, what libraries print goes to stderr; stdout carries only the command's results.
+
+    Ultralytics logs to stdout (``Loading ... for OpenVINO inference...``, its
+    first-run settings banner), which would break ``evaluate --json > out.json``.
+    Its log handlers are pointed at stderr for the block and restored after it.
+    """
+    from crackseg.offline import enforce_offline
+
+    with contextlib.redirect_stdout(sys.stderr):
+        enforce_offline()  # the first Ultralytics import (and its settings banner) happens here
+        from ultralytics.utils import LOGGER
+
+        handlers = [h for h in LOGGER.handlers if isinstance(h, logging.StreamHandler)]
+        streams = [h.stream for h in handlers]
+        for handler in handlers:
+            handler.setStream(sys.stderr)
+        try:
+            yield
+        finally:
+            for handler, stream in zip(handlers, streams, strict=True):
+                handler.setStream(stream)
+
+
 def _progress(done: int, total: int | None, name: str) -> None:
     """A one-line progress bar on stderr (only on a terminal)."""
     if not sys.stderr.isatty():
@@ -106,28 +133,27 @@ def command_predict(args: argparse.Namespace) -> int:
     from crackseg.segmenter import Segmenter
 
     settings = _inference_settings(args)
-    measurement_settings = MeasurementSettings(
-        mm_per_px=args.mm_per_px, severity_thresholds_mm=tuple(args.severity_mm)
-    )
-    segmenter = Segmenter(backend=args.backend)
-    record = settings_record(segmenter, settings, measurement_settings)
-    args.out.mkdir(parents=True, exist_ok=True)
-    payloads = list(expand_paths(args.paths))
-    inspections, failures = [], []
-    for index, result in enumerate(inspect_payloads(segmenter, payloads, settings, measurement_settings)):
-        _progress(index + 1, len(payloads), result.name)
-        if isinstance(result, Inspection):
-            files = inspection_files(result, record)
-            if args.no_reports:
-                files = [entry for entry in files if not entry[0].startswith("reports/")]
-            _write_files(args.out, files)
-            inspections.append(_without_pixels(result))
-        else:
-            failures.append(result)
-            print(result.error, file=sys.stderr)
-    if sys.stderr.isatty():
-        sys.stderr.write("\n")
-    _write_files(args.out, batch_files(inspections, failures, record))
+    measurement_settings = MeasurementSettings(mm_per_px=args.mm_per_px, severity_thresholds_mm=tuple(args.severity_mm))
+    with _library_output_to_stderr():
+        segmenter = Segmenter(backend=args.backend)
+        record = settings_record(segmenter, settings, measurement_settings)
+        args.out.mkdir(parents=True, exist_ok=True)
+        payloads = expand_paths(args.paths)  # lazy: one file's bytes in memory at a time, whatever the batch size
+        inspections, failures = [], []
+        for index, result in enumerate(inspect_payloads(segmenter, payloads, settings, measurement_settings)):
+            _progress(index + 1, None, result.name)
+            if isinstance(result, Inspection):
+                files = inspection_files(result, record)
+                if args.no_reports:
+                    files = [entry for entry in files if not entry[0].startswith("reports/")]
+                _write_files(args.out, files)
+                inspections.append(_without_pixels(result))
+            else:
+                failures.append(result)
+                print(result.error, file=sys.stderr)
+        if sys.stderr.isatty():
+            sys.stderr.write("\n")
+        _write_files(args.out, batch_files(inspections, failures, record))
     cracks = sum(item.measurement.count for item in inspections)
     print(f"{len(inspections)} image(s) inspected, {cracks} crack(s), {len(failures)} failed -> {args.out}")
     return 1 if failures else 0
@@ -175,24 +201,27 @@ def command_evaluate(args: argparse.Namespace) -> int:
     from crackseg.segmenter import Segmenter
 
     settings = _inference_settings(args)
-    segmenter = Segmenter(backend=args.backend)
-    if args.data is not None:
-        report = evaluate_yolo_split(
-            segmenter,
-            args.data,
-            args.split,
-            settings,
-            tolerance_px=args.tolerance,
-            with_map=not args.no_map,
-            progress=_progress,
-        )
-    else:
-        if args.masks is None:
-            raise CrackSegError("--images needs --masks (a folder of binary masks)")
-        items = mask_folder_items(args.images, args.masks)
-        report = evaluate(
-            segmenter, items, settings, tolerance_px=args.tolerance, source=str(args.images), progress=_progress
-        )
+    if args.data is not None and args.masks is not None:
+        raise CrackSegError("--masks goes with --images; a data.yaml has its own labels")
+    if args.images is not None and args.masks is None:
+        raise CrackSegError("--images needs --masks (a folder of binary masks)")
+    with _library_output_to_stderr():
+        segmenter = Segmenter(backend=args.backend)
+        if args.data is not None:
+            report = evaluate_yolo_split(
+                segmenter,
+                args.data,
+                args.split,
+                settings,
+                tolerance_px=args.tolerance,
+                with_map=not args.no_map,
+                progress=_progress,
+            )
+        else:
+            items = mask_folder_items(args.images, args.masks)
+            report = evaluate(
+                segmenter, items, settings, tolerance_px=args.tolerance, source=str(args.images), progress=_progress
+            )
     if sys.stderr.isatty():
         sys.stderr.write("\n")
     if args.save is not None:
@@ -208,9 +237,14 @@ def command_evaluate(args: argparse.Namespace) -> int:
 def _print_summary(summary: dict[str, Any]) -> None:
     pixel, tol, inst = summary["pixel"], summary["tolerance"], summary["instance"]
     print(f"{summary['source']}: {summary['images']} images, conf {summary['conf']}")
-    print(f"pixel      P {pixel['precision']:.3f}  R {pixel['recall']:.3f}  F1 {pixel['f1']:.3f}  IoU {pixel['iou']:.3f}")
+    print(
+        f"pixel      P {pixel['precision']:.3f}  R {pixel['recall']:.3f}  F1 {pixel['f1']:.3f}  IoU {pixel['iou']:.3f}"
+    )
     print(f"tolerance  ({tol['px']} px) P {tol['precision']:.3f}  R {tol['recall']:.3f}  F1 {tol['f1']:.3f}")
-    print(f"instance   TP {inst['tp']}  FP {inst['fp']}  FN {inst['fn']}  P {inst['precision']:.3f}  R {inst['recall']:.3f}")
+    print(
+        f"instance   TP {inst['tp']}  FP {inst['fp']}  FN {inst['fn']}  "
+        f"P {inst['precision']:.3f}  R {inst['recall']:.3f}"
+    )
     print(f"ODS {summary['ods']:.3f} (conf {summary['ods_threshold']:.2f})  OIS {summary['ois']:.3f}")
     for key in ("box_map50", "box_map50_95", "mask_map50", "mask_map50_95"):
         if key in summary:
@@ -240,7 +274,9 @@ def command_export(args: argparse.Namespace) -> int:
     verify_weights(weights)
     formats = ("onnx", "openvino") if args.format == "all" else (args.format,)
     for fmt in formats:
-        print(f"{fmt}: {ensure_export(weights, fmt)}")
+        with _library_output_to_stderr():  # exporters log a lot; stdout gets one line per export
+            exported = ensure_export(weights, fmt)
+        print(f"{fmt}: {exported}")
     return 0
 
 
@@ -263,6 +299,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except ValueError as error:  # bad option values (InferenceSettings / MeasurementSettings validation)
         print(f"error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:  # e.g. an output folder that cannot be written
+        where = f"{error.filename}: " if error.filename else ""
+        print(f"error: {where}{error.strerror or error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -8,6 +8,7 @@ that name the file (and line, for label files).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,7 +72,7 @@ def parse_yolo_label(path: Path) -> list[np.ndarray]:
         except ValueError:
             raise DatasetError(f"{path}:{line_number}: non-numeric value in label line") from None
         coordinates = values[1:]
-        if values[0] != int(values[0]) or values[0] < 0:
+        if not math.isfinite(values[0]) or values[0] != int(values[0]) or values[0] < 0:
             raise DatasetError(f"{path}:{line_number}: class id must be a non-negative integer")
         if len(coordinates) == 4:
             raise DatasetError(f"{path}:{line_number}: box label, expected a polygon (segmentation labels)")
@@ -105,8 +106,11 @@ def yolo_label_to_masks(path: Path, resolution_wh: tuple[int, int]) -> np.ndarra
 
 
 def read_binary_mask(path: Path, resolution_wh: tuple[int, int] | None = None) -> np.ndarray:
-    """A ground-truth mask image as ``(H, W)`` bool (any non-zero pixel is crack).
+    """A ground-truth mask image as ``(H, W)`` bool.
 
+    A pixel is crack when its brightest channel is over half the mask's maximum,
+    so 0/255 masks, 0/1 masks (common in public benchmarks) and JPEG masks with
+    compression noise all read correctly; an all-black mask has no crack.
     Raises ``DatasetError`` if it cannot be read or its size differs from
     ``resolution_wh`` (masks are never silently resized).
     """
@@ -114,7 +118,9 @@ def read_binary_mask(path: Path, resolution_wh: tuple[int, int] | None = None) -
         rgb = load_image(path)
     except ImageLoadError as error:
         raise DatasetError(f"{path}: mask {error}") from None
-    mask = rgb.max(axis=2) > 127
+    value = rgb.max(axis=2)
+    peak = int(value.max(initial=0))
+    mask = value > peak / 2 if peak > 0 else np.zeros(value.shape, dtype=bool)
     if resolution_wh is not None:
         height, width = mask.shape
         if (width, height) != tuple(resolution_wh):
@@ -164,8 +170,7 @@ class YoloDataset:
         splits = {key: content[key] for key in ("train", "val", "test") if isinstance(content.get(key), str)}
         if not splits:
             raise DatasetError(f"{yaml_path}: no train/val/test split paths")
-        names = content.get("names", {0: "crack"})
-        class_names = dict(enumerate(names)) if isinstance(names, list) else {int(k): str(v) for k, v in names.items()}
+        class_names = _class_names(yaml_path, content.get("names", {0: "crack"}))
         base = Path(content["path"]) if isinstance(content.get("path"), str) else Path(".")
         root = base if base.is_absolute() else (yaml_path.parent / base)
         return cls(yaml_path=yaml_path.resolve(), root=root.resolve(), splits=splits, class_names=class_names)
@@ -195,6 +200,18 @@ class YoloDataset:
             label_path = label_path_for(image_path)
             items.append(LabelledImage(image_path=image_path, label_path=label_path if label_path.is_file() else None))
         return items
+
+
+def _class_names(yaml_path: Path, names: object) -> dict[int, str]:
+    """``names:`` of a data.yaml (a list, or a mapping of integer ids) as ``{id: name}``."""
+    if isinstance(names, list):
+        return {index: str(name) for index, name in enumerate(names)}
+    if isinstance(names, dict):
+        try:
+            return {int(key): str(value) for key, value in names.items()}
+        except (TypeError, ValueError):
+            pass
+    raise DatasetError(f"{yaml_path}: 'names' must be a list or a mapping of integer class ids to names")
 
 
 def label_path_for(image_path: Path) -> Path:

@@ -15,13 +15,14 @@ import logging
 import math
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import yaml
 
 from crackseg.datasets import LabelledImage, YoloDataset
 from crackseg.errors import CrackSegError, DatasetError
@@ -32,12 +33,30 @@ from crackseg.metrics import (
     ToleranceMetrics,
     translate_ultralytics_metrics,
 )
+from crackseg.prediction import CrackPrediction
+from crackseg.preprocessing import PREPROCESSORS, PreprocessSpec
+from crackseg.reporting import draw_error_overlay
 from crackseg.segmenter import InferenceSettings, Segmenter
 
 ProgressCallback = Callable[[int, int, str], None]
 REPORT_JSON = "report.json"
 PER_IMAGE_CSV = "per_image.csv"
 SWEEP_MIN_CONF = 0.05
+_PRF_IOU = (("precision", "precision"), ("recall", "recall"), ("f1", "F1"), ("iou", "IoU"))
+_SETTING_KINDS = (
+    ("conf", float),
+    ("iou", float),
+    ("imgsz", int),
+    ("tile", str),
+    ("tile_size", int),
+    ("tile_overlap", float),
+)
+_ULTRALYTICS_ROWS = (
+    ("box_map50", "mAP50"),
+    ("box_map50_95", "mAP50-95"),
+    ("mask_map50", "mAP50"),
+    ("mask_map50_95", "mAP50-95"),
+)
 
 
 @dataclass
@@ -73,6 +92,25 @@ class EvaluationReport:
         """Instance confusion matrix ``[[0, FP], [FN, TP]]`` (background-background is undefined)."""
         i = self.instance
         return np.array([[0, i["fp"]], [i["fn"], i["tp"]]], dtype=np.int64)
+
+    def metrics_table(self) -> pd.DataFrame:
+        """The headline metrics as rows ``level, metric, value`` (value float, unrounded) for display.
+
+        Ultralytics' box/mask rows appear only when the report has them.
+        """
+        tolerance_px = self.tolerance["tolerance_px"]
+        rows = [("pixel", name, self.pixel[key]) for key, name in _PRF_IOU]
+        rows += [(f"tolerance (<= {tolerance_px} px)", name, self.tolerance[key]) for key, name in _PRF_IOU[:3]]
+        iou_threshold = self.instance.get("iou_threshold", 0.5)
+        rows += [(f"instance (mask IoU >= {iou_threshold})", name, self.instance[key]) for key, name in _PRF_IOU[:3]]
+        rows.append(("threshold sweep", f"ODS F1 (conf {float(self.sweep['ods_threshold']):.2f})", self.ods))
+        rows.append(("threshold sweep", "OIS F1", self.ois))
+        for key, name in _ULTRALYTICS_ROWS:
+            if key in self.ultralytics:
+                rows.append(("Ultralytics " + key.split("_")[0], name, self.ultralytics[key]))
+        return pd.DataFrame(
+            [(level, metric, float(value)) for level, metric, value in rows], columns=["level", "metric", "value"]
+        )
 
     def summary(self) -> dict[str, Any]:
         """The headline numbers as one flat JSON object (the CLI's ``evaluate --json``)."""
@@ -137,6 +175,95 @@ class EvaluationReport:
             raise CrackSegError(f"{folder}: no readable evaluation report ({type(error).__name__}: {error})") from None
 
 
+@dataclass(frozen=True)
+class LabelledPrediction:
+    """One labelled image, predicted as ``evaluate`` predicts it.
+
+    Attributes:
+        rgb: the image, ``(H, W, 3)`` uint8.
+        truth: ground-truth instances ``(M, H, W)`` bool.
+        all_instances: every instance down to the sweep's lowest confidence.
+        prediction: the instances at or above the chosen ``conf``.
+    """
+
+    rgb: np.ndarray
+    truth: np.ndarray
+    all_instances: CrackPrediction
+    prediction: CrackPrediction
+
+    @property
+    def truth_union(self) -> np.ndarray:
+        """``(H, W)`` bool: every ground-truth crack pixel."""
+        return self.truth.any(axis=0) if len(self.truth) else np.zeros(self.rgb.shape[:2], dtype=bool)
+
+
+def predict_labelled(
+    segmenter: Segmenter, item: LabelledImage, settings: InferenceSettings | None = None
+) -> LabelledPrediction:
+    """Load ``item``, read its truth and predict it: the one per-image step of ``evaluate``.
+
+    The model runs once at ``min(conf, SWEEP_MIN_CONF)``; ``prediction`` keeps
+    the instances scoring at least ``settings.conf``. Raises ``CrackSegError``
+    when the image or its labels cannot be read.
+    """
+    settings = settings or InferenceSettings()
+    rgb = item.load_rgb()
+    truth = item.truth_masks((rgb.shape[1], rgb.shape[0]))
+    sweep_settings = InferenceSettings(**{**_settings_fields(settings), "conf": min(settings.conf, SWEEP_MIN_CONF)})
+    all_instances = segmenter.predict(rgb, sweep_settings)
+    return LabelledPrediction(rgb, truth, all_instances, all_instances.with_min_confidence(settings.conf))
+
+
+def error_overlay_for(
+    segmenter: Segmenter, item: LabelledImage, settings: InferenceSettings | None = None, *, alpha: float = 0.6
+) -> np.ndarray:
+    """``item`` drawn with its true-positive, false-positive and missed crack pixels in three colours.
+
+    Predicts as ``evaluate`` does (``predict_labelled``) and returns a new
+    ``(H, W, 3)`` uint8 RGB image (``crackseg.reporting.draw_error_overlay``).
+    """
+    result = predict_labelled(segmenter, item, settings)
+    return draw_error_overlay(result.rgb, result.prediction.union_mask, result.truth_union, alpha=alpha)
+
+
+def worst_images(per_image: pd.DataFrame, count: int) -> pd.DataFrame:
+    """The ``count`` rows of a per-image table with the lowest F1 (then IoU, then name), worst first."""
+    if count < 0:
+        raise ValueError(f"count must be >= 0, got {count}")
+    ordered = per_image.sort_values(["f1", "iou", "image"], kind="stable")
+    return ordered.head(count).reset_index(drop=True)
+
+
+def settings_from_dict(values: Mapping[str, Any]) -> InferenceSettings:
+    """Rebuild ``InferenceSettings`` from a report's ``settings`` (as written by ``InferenceSettings.to_dict``).
+
+    The preprocessing is stored as its label (``"CLAHE (clip_limit=3.0, tile_grid=8)"``)
+    and parsed back. Raises ``CrackSegError`` when a value cannot be understood.
+    """
+    try:
+        fields = {name: kind(values[name]) for name, kind in _SETTING_KINDS if values.get(name) is not None}
+        return InferenceSettings(**fields, preprocess=_spec_from_label(str(values.get("preprocess", "None"))))
+    except (TypeError, ValueError) as error:
+        raise CrackSegError(f"the report's settings cannot be reused ({error})") from None
+
+
+def _spec_from_label(label: str) -> PreprocessSpec:
+    """Inverse of ``PreprocessSpec.label``: ``"Gamma (gamma=1.5)"`` -> ``PreprocessSpec.of("gamma", gamma=1.5)``."""
+    head, _, inner = label.partition(" (")
+    for name, method in PREPROCESSORS.items():
+        if method.label != head:
+            continue
+        kinds = {parameter.name: type(parameter.default) for parameter in method.parameters}
+        params: dict[str, Any] = {}
+        for part in filter(None, (piece.strip() for piece in inner.rstrip(")").split(","))):
+            key, _, text = part.partition("=")
+            if key not in kinds:
+                raise ValueError(f"{method.label} has no parameter {key!r}")
+            params[key] = kinds[key](text)
+        return PreprocessSpec.of(name, **params)
+    raise ValueError(f"unknown preprocessing {label!r}")
+
+
 def evaluate(
     segmenter: Segmenter,
     items: Sequence[LabelledImage],
@@ -174,7 +301,9 @@ def evaluate(
     if progress is not None:
         progress(len(items), len(items), "")
     if not rows:
-        raise DatasetError(f"{source or 'dataset'}: no image could be evaluated" + (f" ({failures[0]})" if failures else ""))
+        raise DatasetError(
+            f"{source or 'dataset'}: no image could be evaluated" + (f" ({failures[0]})" if failures else "")
+        )
     return EvaluationReport(
         source=source,
         images=len(rows),
@@ -211,41 +340,51 @@ def evaluate_yolo_split(
         progress=progress,
     )
     if with_map:
-        report.ultralytics = ultralytics_map(segmenter, dataset.yaml_path, split, (settings or InferenceSettings()).imgsz)
+        report.ultralytics = ultralytics_map(segmenter, dataset, split, (settings or InferenceSettings()).imgsz)
     return report
 
 
-def ultralytics_map(segmenter: Segmenter, data_yaml: Path, split: str, imgsz: int) -> dict[str, float]:
+def ultralytics_map(segmenter: Segmenter, dataset: YoloDataset, split: str, imgsz: int) -> dict[str, float]:
     """Ultralytics' own validator (conf 0.001, NMS IoU 0.7) on a split: box and mask mAP.
 
-    Runs in a temporary project folder so nothing is written beside the code.
+    Ultralytics resolves a relative ``path:`` against the working directory, not
+    the data.yaml's folder as ``YoloDataset`` does; so it gets a temporary
+    data.yaml whose splits are the absolute folder this evaluation read, and
+    both sets of numbers always describe the same images. Runs in a temporary
+    project folder so nothing is written beside the code.
     """
     from ultralytics.utils import LOGGER
 
-    split = {"valid": "val", "validation": "val"}.get(split, split)
+    images_dir = dataset.images_dir(split)
     previous_level = LOGGER.level
     LOGGER.setLevel(logging.WARNING)  # keep stdout clean for `evaluate --json`
-    with (
-        tempfile.TemporaryDirectory(prefix="crackseg-val-") as workdir,
-        segmenter._lock,
-        contextlib.redirect_stdout(sys.stderr),
-    ):
-        metrics = segmenter._model.val(
-            data=str(data_yaml),
-            split=split,
-            imgsz=imgsz,
-            batch=16,
-            conf=0.001,
-            iou=0.7,
-            device=segmenter.device,
-            plots=False,
-            save_json=False,
-            project=workdir,
-            name="val",
-            verbose=False,
-            workers=0,
-        )
-    LOGGER.setLevel(previous_level)
+    try:
+        with (
+            tempfile.TemporaryDirectory(prefix="crackseg-val-") as workdir,
+            segmenter._lock,
+            contextlib.redirect_stdout(sys.stderr),
+        ):
+            resolved_yaml = Path(workdir) / "data.yaml"
+            resolved = {"path": str(dataset.root), "names": dataset.class_names}
+            resolved |= {key: str(images_dir) for key in ("train", "val", "test")}
+            resolved_yaml.write_text(yaml.safe_dump(resolved), encoding="utf-8")
+            metrics = segmenter._model.val(
+                data=str(resolved_yaml),
+                split="val",
+                imgsz=imgsz,
+                batch=16,
+                conf=0.001,
+                iou=0.7,
+                device=segmenter.device,
+                plots=False,
+                save_json=False,
+                project=workdir,
+                name="val",
+                verbose=False,
+                workers=0,
+            )
+    finally:
+        LOGGER.setLevel(previous_level)
     return translate_ultralytics_metrics(metrics.results_dict)
 
 

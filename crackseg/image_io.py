@@ -14,7 +14,9 @@ so the checks live in one place:
 from __future__ import annotations
 
 import io
+import sys
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +33,21 @@ MAX_ASPECT_RATIO = 100.0
 # Pillow's own bomb guard would raise a different error type at a different
 # threshold; we check ourselves, before decode, with the configured cap.
 Image.MAX_IMAGE_PIXELS = None
+
+
+def _pillow_open() -> Callable[..., Image.Image]:
+    """Pillow's own ``Image.open``, even after Ultralytics has replaced it.
+
+    On import Ultralytics swaps ``PIL.Image.open`` for a wrapper that, for every
+    file Pillow cannot identify, checks for an optional HEIF plugin and logs a
+    warning about it. A non-image upload should get Pillow's plain answer,
+    quickly and without that noise (HEIF is not a supported format here anyway).
+    """
+    opener = Image.open
+    if getattr(opener, "__module__", Image.__name__) != Image.__name__:
+        patches = sys.modules.get("ultralytics.utils.patches")
+        opener = getattr(patches, "_image_open", opener)
+    return opener
 
 
 def read_image_bytes(path: Path | str) -> bytes:
@@ -70,14 +87,16 @@ def load_image(
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            with Image.open(io.BytesIO(data)) as image:
+            with _pillow_open()(io.BytesIO(data)) as image:
                 _check_header(image, label, max_pixels)
                 image.load()
                 image = ImageOps.exif_transpose(image) or image
                 return _to_rgb_uint8(image, label)
     except ImageLoadError:
         raise
-    except UnidentifiedImageError:
+    except (UnidentifiedImageError, ImportError):
+        # ImportError: once Ultralytics is imported, its patched Image.open tries to import pi_heif
+        # (HEIC support, not installed) on any file Pillow cannot identify, instead of raising.
         raise ImageLoadError(f"{label}: not an image (or an unsupported format)") from None
     except (OSError, SyntaxError, ValueError, EOFError) as error:
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__

@@ -59,15 +59,24 @@ def expand_paths(paths: Iterable[Path | str]) -> Iterator[NamedPayload]:
 
 
 def _file_payloads(path: Path, name: str) -> Iterator[NamedPayload]:
+    """One file on disk as payloads (a ZIP gives its members); errors carry the full ``name``."""
     try:
         size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise ImageLoadError(f"{name}: {size / 1e6:.0f} MB, over the {MAX_FILE_BYTES / 1e6:.0f} MB file limit")
-        data = read_image_bytes(path)
     except FileNotFoundError:
         yield NamedPayload(name, error=f"{name}: file not found")
         return
-    except ImageLoadError as error:
-        yield NamedPayload(name, error=str(error).replace(path.name + ":", name + ":", 1))
+    except OSError as error:
+        yield NamedPayload(name, error=f"{name}: cannot be read ({error.strerror or error})")
+        return
+    if size > MAX_FILE_BYTES:
+        limit_mb = MAX_FILE_BYTES / 1e6
+        yield NamedPayload(name, error=f"{name}: {size / 1e6:.1f} MB, over the {limit_mb:.1f} MB file limit")
+        return
+    try:
+        data = read_image_bytes(path)
+    except ImageLoadError as error:  # its message starts with the short file name
+        message = str(error)
+        short = f"{path.name}:"
+        yield NamedPayload(name, error=name + message[len(short) - 1 :] if message.startswith(short) else message)
         return
     yield from expand_named_payloads([(name, data)])

@@ -33,7 +33,6 @@ from crackseg.reporting import (
 )
 from crackseg.segmenter import InferenceSettings, Segmenter
 
-
 _EMPTY = ImageMeasurement(cracks=(), resolution_wh=(1, 1), mm_per_px=None)
 
 
@@ -107,8 +106,9 @@ def settings_record(
 
 def output_stem(name: str) -> str:
     """A safe file stem for an input name (``a.zip/dir/x.jpg`` -> ``a.zip_dir_x``)."""
-    path = PurePosixPath(name.replace("\\", "/"))
-    parts = [part for part in path.with_suffix("").parts if part not in ("", "/", "..", ".")]
+    parts = [part for part in PurePosixPath(name.replace("\\", "/")).parts if part not in ("", "/", "..", ".")]
+    if parts:
+        parts[-1] = PurePosixPath(parts[-1]).stem or parts[-1]  # drop the extension of the file itself
     stem = "_".join(parts) or "image"
     return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in stem)[:150]
 
@@ -173,4 +173,3 @@ def _with_full_name(message: str, name: str) -> str:
     """Loader messages start with the file's short name; batches show the full name instead."""
     short = _short_name(name)
     return name + message[len(short) :] if message.startswith(short + ":") else message
-

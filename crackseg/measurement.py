@@ -394,13 +394,16 @@ def _measure_crop(
 ) -> CrackMeasurement:
     """Measure a tightly cropped non-empty ``(h, w)`` bool mask (padded by 1 px here)."""
     mask = np.pad(crop, 1)
-    edt = ndimage.distance_transform_edt(mask)
+    edt = _distance_transform(mask)
     skeleton = skeletonize(mask)
     if not skeleton.any():  # defensive: thinning keeps every component, but never measure nothing
         skeleton = edt == edt.max()
-    skeleton = _prune_spurs(skeleton, edt)
     links = _skeleton_links(skeleton)
     degree = _degree(links, skeleton.shape)
+    pruned = _prune_spurs(skeleton, edt, links=links, degree=degree)
+    if pruned is not skeleton:  # the graph changed: rebuild it
+        skeleton, links = pruned, _skeleton_links(pruned)
+        degree = _degree(links, skeleton.shape)
     length_px = _length(links, degree, skeleton, edt)
     widths = _widths(skeleton, edt)
     body_widths = _trimmed_widths(skeleton, degree, edt, widths)
@@ -425,6 +428,17 @@ def _measure_crop(
         mean_width_mm=None if scale is None else mean_width_px * scale,
         max_width_mm=None if scale is None else max_width_px * scale,
     )
+
+
+def _distance_transform(mask: np.ndarray) -> np.ndarray:
+    """``(h, w)`` float64 exact Euclidean distance of each pixel centre to the nearest background centre.
+
+    The same values as ``scipy.ndimage.distance_transform_edt`` (bit for bit), several times faster: OpenCV's
+    exact transform (Felzenszwalb) in float32, snapped back to ``sqrt`` of the integer squared distance. The
+    mask must have background on its border (the crop is padded), as OpenCV treats outside as foreground.
+    """
+    distance = cv2.distanceTransform(mask.view(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    return np.sqrt(np.rint(np.square(distance, dtype=np.float64)))
 
 
 def _skeleton_links(skeleton: np.ndarray) -> dict[tuple[int, int], np.ndarray]:
@@ -454,15 +468,22 @@ def _degree(links: dict[tuple[int, int], np.ndarray], shape: tuple[int, int]) ->
     return degree
 
 
-def _prune_spurs(skeleton: np.ndarray, edt: np.ndarray) -> np.ndarray:
+def _prune_spurs(
+    skeleton: np.ndarray,
+    edt: np.ndarray,
+    *,
+    links: dict[tuple[int, int], np.ndarray] | None = None,
+    degree: np.ndarray | None = None,
+) -> np.ndarray:
     """Copy of ``skeleton`` without spurs: end branches shorter than the crack's full width where they join.
 
     Thinning turns every bump of a ragged boundary into a short branch running from the centre line to the
     edge. A branch from an endpoint to a junction (3+ links) whose length is below ``2 * edt(junction)`` stays
     inside the crack's own width there, so it is boundary noise rather than a branch crack; one pass.
     """
-    links = _skeleton_links(skeleton)
-    degree = _degree(links, skeleton.shape)
+    if links is None or degree is None:  # the caller's graph of this skeleton saves rebuilding it
+        links = _skeleton_links(skeleton)
+        degree = _degree(links, skeleton.shape)
     if not (degree >= 3).any():
         return skeleton
     pruned = skeleton.copy()
@@ -509,19 +530,20 @@ def _widths(skeleton: np.ndarray, edt: np.ndarray) -> np.ndarray:
     """Full width at each skeleton pixel (raster order of ``skeleton``), see the module docstring.
 
     Only a 4-neighbour pair lying across the skeleton (both pixels off it) is used for the half-pixel
-    correction, so a neighbour further along the crack never widens it.
+    correction, so a neighbour further along the crack never widens it. Computed at the skeleton pixels only.
     """
-    height, width = edt.shape
     padded_edt = np.pad(edt, 1)
     padded_skeleton = np.pad(skeleton, 1)
-    neighbour = np.zeros_like(edt)
-    for (y1, x1), (y2, x2) in (((0, 1), (2, 1)), ((1, 0), (1, 2))):  # (above, below), (left, right)
-        first, second = np.s_[y1 : y1 + height, x1 : x1 + width], np.s_[y2 : y2 + height, x2 : x2 + width]
+    ys, xs = np.nonzero(skeleton)
+    ys, xs = ys + 1, xs + 1  # in padded coordinates
+    neighbour = np.zeros(ys.size, dtype=np.float64)
+    for dy, dx in ((1, 0), (0, 1)):  # (above, below), (left, right)
+        first, second = (ys - dy, xs - dx), (ys + dy, xs + dx)
         across = ~padded_skeleton[first] & ~padded_skeleton[second]
         pair = np.maximum(padded_edt[first], padded_edt[second])
         neighbour = np.maximum(neighbour, np.where(across, pair, 0.0))
     centre = edt[skeleton]
-    return np.clip(centre + neighbour[skeleton], 2 * centre - 1, 2 * centre)
+    return np.clip(centre + neighbour, 2 * centre - 1, 2 * centre)
 
 
 def _trimmed_widths(skeleton: np.ndarray, degree: np.ndarray, edt: np.ndarray, widths: np.ndarray) -> np.ndarray:
@@ -557,10 +579,11 @@ def _orientation_deg(mask: np.ndarray) -> float:
 
 def _has_cells(mask: np.ndarray, mean_width_px: float) -> bool:
     """True when the padded mask encloses a hole of at least ``max(4, mean_width_px ** 2)`` px."""
-    background, count = ndimage.label(~mask)  # 4-connected background, the dual of 8-connected cracks
-    if count <= 1:
+    # 4-connected background components, the dual of 8-connected cracks (OpenCV's label 0 is the crack itself)
+    count, background, stats, _ = cv2.connectedComponentsWithStats((~mask).view(np.uint8), connectivity=4)
+    if count <= 2:
         return False
-    sizes = np.bincount(background.ravel())
+    sizes = stats[:, cv2.CC_STAT_AREA]
     outside = background[0, 0]  # the 1-px pad belongs to the outside component
     holes = np.delete(sizes, [0, outside])
     return bool((holes >= max(4.0, mean_width_px**2)).any())

@@ -19,6 +19,7 @@ def enforce_offline() -> None:
     (``YOLO_CONFIG_DIR``) so a read-only home does not break it.
     """
     os.environ["YOLO_OFFLINE"] = "1"
+    os.environ["YOLO_AUTOINSTALL"] = "False"  # never pip-install missing packages at run time
     if "YOLO_CONFIG_DIR" not in os.environ:
         config_dir = Path(tempfile.gettempdir()) / "crackseg-ultralytics"
         config_dir.mkdir(parents=True, exist_ok=True)

@@ -67,11 +67,19 @@ class CrackPrediction:
         height, width = result.orig_shape[:2]
         if result.masks is None or result.boxes is None or len(result.boxes) == 0:
             return cls.empty((width, height))
-        mask_data = result.masks.data.detach().cpu().numpy() if hasattr(result.masks.data, "detach") else np.asarray(result.masks.data)
+        mask_data = (
+            result.masks.data.detach().cpu().numpy()
+            if hasattr(result.masks.data, "detach")
+            else np.asarray(result.masks.data)
+        )
         masks = masks_to_original_size(mask_data, (width, height))
         boxes = result.boxes
-        xyxy = np.asarray(boxes.xyxy.detach().cpu().numpy() if hasattr(boxes.xyxy, "detach") else boxes.xyxy, np.float32)
-        conf = np.asarray(boxes.conf.detach().cpu().numpy() if hasattr(boxes.conf, "detach") else boxes.conf, np.float32)
+        xyxy = np.asarray(
+            boxes.xyxy.detach().cpu().numpy() if hasattr(boxes.xyxy, "detach") else boxes.xyxy, np.float32
+        )
+        conf = np.asarray(
+            boxes.conf.detach().cpu().numpy() if hasattr(boxes.conf, "detach") else boxes.conf, np.float32
+        )
         return cls(masks=masks, xyxy=xyxy.reshape(-1, 4), confidence=conf.reshape(-1))
 
     @property

@@ -166,7 +166,7 @@ class PreprocessSpec:
             raise ValueError(f"{self.method} has no parameter(s) {', '.join(sorted(unknown))}")
 
     @classmethod
-    def of(cls, method: str = "none", **params: Any) -> PreprocessSpec:
+    def of(cls, method: str = "none", /, **params: Any) -> PreprocessSpec:
         """Build from keyword parameters (``PreprocessSpec.of("clahe", clip_limit=3)``)."""
         return cls(method=method, params=tuple(sorted(params.items())))
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from crackseg.prediction import CrackPrediction
@@ -45,6 +46,7 @@ class _Piece:
     y0: int
     mask: np.ndarray  # (h, w) bool crop
     confidence: float
+    tile: int  # index of the tile it came from (-1 once merged across tiles)
 
 
 class TiledPredictor:
@@ -53,9 +55,13 @@ class TiledPredictor:
     ``predict_batch`` maps a list of RGB tiles to one ``CrackPrediction`` per tile
     (masks at tile size). Tiles are ``tile_size`` px squares overlapping by
     ``overlap_ratio``; up to ``batch_size`` go through one call. Instances of
-    neighbouring tiles whose masks overlap by at least ``merge_overlap`` of the
-    smaller one (or touch inside the shared band) are merged into one crack, with
-    the higher confidence.
+    *different* tiles whose masks share (within 1 px) at least ``merge_overlap``
+    of the smaller one's pixels are merged into one crack, with the higher
+    confidence. Two instances of the same tile are never merged with each other
+    directly: overlapping instances the model keeps apart within one view stay
+    apart, as they would without tiling.
+    Merging relies on the shared band: with ``overlap_ratio=0`` a crack cut by a
+    tile border stays in two pieces.
     """
 
     def __init__(
@@ -100,12 +106,20 @@ class TiledPredictor:
         for start in range(0, len(windows), self.batch_size):
             batch = windows[start : start + self.batch_size]
             tiles = [rgb[w.y0 : w.y1, w.x0 : w.x1] for w in batch]
-            for window, prediction in zip(batch, self.predict_batch(tiles), strict=True):
-                pieces.extend(_pieces_of(prediction, window))
+            predictions = self.predict_batch(tiles)
+            if len(predictions) != len(tiles):
+                raise ValueError(f"predict_batch returned {len(predictions)} predictions for {len(tiles)} tiles")
+            for offset, (window, prediction) in enumerate(zip(batch, predictions, strict=True)):
+                expected = (window.x1 - window.x0, window.y1 - window.y0)
+                if prediction.resolution_wh != expected:
+                    raise ValueError(
+                        f"tile prediction is {prediction.resolution_wh}, expected the tile size {expected}"
+                    )
+                pieces.extend(_pieces_of(prediction, window, start + offset))
         return _assemble(_merge_pieces(pieces, self.merge_overlap), (width, height))
 
 
-def _pieces_of(prediction: CrackPrediction, window: TileWindow) -> list[_Piece]:
+def _pieces_of(prediction: CrackPrediction, window: TileWindow, tile: int) -> list[_Piece]:
     """Crop each tile instance to its bounding box, in full-image coordinates."""
     pieces = []
     for mask, confidence in zip(prediction.masks, prediction.confidence, strict=True):
@@ -113,20 +127,22 @@ def _pieces_of(prediction: CrackPrediction, window: TileWindow) -> list[_Piece]:
         if rows.size == 0:
             continue
         crop = mask[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1].copy()
-        pieces.append(_Piece(window.x0 + int(cols[0]), window.y0 + int(rows[0]), crop, float(confidence)))
+        pieces.append(_Piece(window.x0 + int(cols[0]), window.y0 + int(rows[0]), crop, float(confidence), tile))
     return pieces
 
 
 def _overlap_pixels(a: _Piece, b: _Piece) -> int:
-    """Pixels both crops cover in full-image coordinates (dilated by 1 px so touching pieces count)."""
+    """Pixels of ``b`` within 1 px (8-neighbourhood) of ``a``, in full-image coordinates."""
     x0, y0 = max(a.x0, b.x0) - 1, max(a.y0, b.y0) - 1
     x1 = min(a.x0 + a.mask.shape[1], b.x0 + b.mask.shape[1]) + 1
     y1 = min(a.y0 + a.mask.shape[0], b.y0 + b.mask.shape[0]) + 1
     if x1 <= x0 or y1 <= y0:
         return 0
-    region_a = _window_of(a, x0, y0, x1, y1)
+    # one extra pixel around the window so the dilation sees a's pixels just outside it
+    region_a = _window_of(a, x0 - 1, y0 - 1, x1 + 1, y1 + 1)
+    near_a = cv2.dilate(region_a.astype(np.uint8), np.ones((3, 3), np.uint8))[1:-1, 1:-1].astype(bool)
     region_b = _window_of(b, x0, y0, x1, y1)
-    return int(np.count_nonzero(region_a & region_b))
+    return int(np.count_nonzero(near_a & region_b))
 
 
 def _window_of(piece: _Piece, x0: int, y0: int, x1: int, y1: int) -> np.ndarray:
@@ -154,6 +170,8 @@ def _merge_pieces(pieces: list[_Piece], merge_overlap: float) -> list[_Piece]:
     areas = [int(piece.mask.sum()) for piece in pieces]
     for i in range(len(pieces)):
         for j in range(i + 1, len(pieces)):
+            if pieces[i].tile == pieces[j].tile:
+                continue
             shared = _overlap_pixels(pieces[i], pieces[j])
             if shared and shared >= merge_overlap * min(areas[i], areas[j]):
                 parent[find(i)] = find(j)
@@ -172,7 +190,7 @@ def _merge_pieces(pieces: list[_Piece], merge_overlap: float) -> list[_Piece]:
         mask = np.zeros((y1 - y0, x1 - x0), dtype=bool)
         for p in group:
             mask[p.y0 - y0 : p.y0 - y0 + p.mask.shape[0], p.x0 - x0 : p.x0 - x0 + p.mask.shape[1]] |= p.mask
-        merged.append(_Piece(x0, y0, mask, max(p.confidence for p in group)))
+        merged.append(_Piece(x0, y0, mask, max(p.confidence for p in group), -1))
     return merged
 
 

@@ -72,14 +72,20 @@ def main(argv: list[str] | None = None) -> int:
             "image_size_px": 416,
             "note": "best weights chosen on valid; test only reported",
         },
-        "weights": {"file": "best.pt", "sha256": file_sha256(SHIPPED_MODEL), "size_bytes": SHIPPED_MODEL.stat().st_size},
+        "weights": {
+            "file": "best.pt",
+            "sha256": file_sha256(SHIPPED_MODEL),
+            "size_bytes": SHIPPED_MODEL.stat().st_size,
+        },
         "stages": [stage],
         "metrics": {"valid": valid.summary(), "test": test.summary()},
         "evaluation": {"conf": 0.25, "tolerance_px": 2, "map": "Ultralytics val, conf 0.001, NMS IoU 0.7"},
     }
     save_card(card)
-    print(f"installed {SHIPPED_MODEL} ({card['weights']['sha256'][:12]}); valid mask mAP50 "
-          f"{valid.summary().get('mask_map50'):.4f}, test mask mAP50 {test.summary().get('mask_map50'):.4f}")
+    print(
+        f"installed {SHIPPED_MODEL} ({card['weights']['sha256'][:12]}); valid mask mAP50 "
+        f"{valid.summary().get('mask_map50'):.4f}, test mask mAP50 {test.summary().get('mask_map50'):.4f}"
+    )
     return 0
 
 

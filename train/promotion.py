@@ -59,7 +59,11 @@ class PromotionOutcome:
                 f"{metrics.get('mask_map50_95', float('nan')):>14.4f} {metrics['pixel']['f1']:>9.4f} "
                 f"{metrics['pixel']['iou']:>10.4f}"
             )
-        verdict = "promoted into model/" if self.promoted else ("better, not promoted (no --promote)" if self.better else "not better: kept the shipped model")
+        verdict = (
+            "promoted into model/"
+            if self.promoted
+            else ("better, not promoted (no --promote)" if self.better else "not better: kept the shipped model")
+        )
         return "\n".join([*lines, verdict, *self.reasons])
 
 
@@ -254,7 +258,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Options of the standalone promotion."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run_dir", type=Path, help="Ultralytics run folder (with weights/best.pt, results.csv)")
-    parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared/datasets/crack-seg/data.yaml")
+    shared_data = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "crack-seg" / "data.yaml"
+    parser.add_argument("--data", type=Path, default=shared_data)
     parser.add_argument("--stage", default="finetune", help="stage label for the card and history")
     parser.add_argument("--start-weights", type=Path, default=SHIPPED_MODEL, help="what the run started from")
     parser.add_argument("--imgsz", type=int, default=416)

@@ -6,11 +6,14 @@ runs on its own (and under ``AppTest``).
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass
 from typing import Any
 
 import streamlit as st
 
 from crackseg.measurement import MeasurementSettings
+from crackseg.paths import DATA_DIRS_ENV_VAR
 from crackseg.preprocessing import PREPROCESSORS, PreprocessSpec
 from crackseg.segmenter import InferenceSettings
 
@@ -68,13 +71,20 @@ def parameter_widgets(prefix: str, method: str, where: Any) -> dict[str, Any]:
     return values
 
 
+def model_controls(prefix: str, container: Any = None) -> InferenceSettings:
+    """Confidence, NMS IoU and model input size; preprocessing and tiling stay at their defaults."""
+    where = container or st.sidebar
+    conf = where.slider("Confidence threshold", 0.05, 0.95, 0.25, 0.05, key=f"{prefix}_conf")
+    iou = where.slider("NMS IoU", 0.1, 0.95, 0.7, 0.05, key=f"{prefix}_iou")
+    imgsz = where.select_slider("Model input size (px)", IMGSZ_CHOICES, value=416, key=f"{prefix}_imgsz")
+    return InferenceSettings(conf=float(conf), iou=float(iou), imgsz=int(imgsz))
+
+
 def inference_controls(prefix: str, container: Any = None) -> InferenceSettings:
     """Confidence, NMS IoU, image size, preprocessing and tiling."""
     where = container or st.sidebar
     where.subheader("Model")
-    conf = where.slider("Confidence threshold", 0.05, 0.95, 0.25, 0.05, key=f"{prefix}_conf")
-    iou = where.slider("NMS IoU", 0.1, 0.95, 0.7, 0.05, key=f"{prefix}_iou")
-    imgsz = where.select_slider("Model input size (px)", IMGSZ_CHOICES, value=416, key=f"{prefix}_imgsz")
+    model = model_controls(prefix, where)
     preprocess = preprocess_controls(prefix, where)
     tile = where.radio(
         "Tiling",
@@ -84,9 +94,7 @@ def inference_controls(prefix: str, container: Any = None) -> InferenceSettings:
         help="auto: photos larger than 1.5 x the tile size are cut into overlapping tiles at full resolution.",
     )
     tile_size = where.select_slider("Tile size (px)", (416, 512, 640, 800, 1024), value=640, key=f"{prefix}_tile_size")
-    return InferenceSettings(
-        conf=float(conf), iou=float(iou), imgsz=int(imgsz), preprocess=preprocess, tile=tile, tile_size=int(tile_size)
-    )
+    return dataclasses.replace(model, preprocess=preprocess, tile=tile, tile_size=int(tile_size))
 
 
 def measurement_controls(prefix: str, container: Any = None) -> MeasurementSettings:
@@ -98,7 +106,13 @@ def measurement_controls(prefix: str, container: Any = None) -> MeasurementSetti
     if calibrated:
         mm_per_px = float(
             where.number_input(
-                "mm per pixel", min_value=0.001, max_value=100.0, value=1.0, step=0.1, format="%.3f", key=f"{prefix}_mmpx"
+                "mm per pixel",
+                min_value=0.001,
+                max_value=100.0,
+                value=1.0,
+                step=0.1,
+                format="%.3f",
+                key=f"{prefix}_mmpx",
             )
         )
     low, high = where.slider(
@@ -114,3 +128,47 @@ def measurement_controls(prefix: str, container: Any = None) -> MeasurementSetti
         where.error("The high severity threshold must be above the low one.")
         st.stop()
     return MeasurementSettings(mm_per_px=mm_per_px, severity_thresholds_mm=(float(low), float(high)))
+
+
+@dataclass(frozen=True)
+class DataChoice:
+    """A labelled dataset as the user named it: paths as typed (checked later by ``crackseg.paths``)."""
+
+    data_text: str
+    split: str = "test"
+    masks_text: str | None = None
+
+
+SAMPLES_DATA_TEXT = "samples/data.yaml"
+
+
+def labelled_data_controls(prefix: str, container: Any = None, *, allow_mask_folders: bool = False) -> DataChoice:
+    """Pick a labelled dataset: the shipped samples, a YOLO data.yaml / dataset folder, or image + mask folders.
+
+    Typed paths are only accepted inside ``$CRACKSEG_DATA_DIRS`` or ``samples/``
+    (the caller resolves them with ``crackseg.paths.open_labelled_data``).
+    """
+    where = container or st.sidebar
+    kinds = {"samples": "Shipped samples (8 images)", "yolo": "YOLO data.yaml or dataset folder"}
+    if allow_mask_folders:
+        kinds["masks"] = "Image folder + mask folder"
+    kind = where.radio("Labelled data", list(kinds), format_func=kinds.get, horizontal=True, key=f"{prefix}_data_kind")
+    if kind == "samples":
+        return DataChoice(SAMPLES_DATA_TEXT, "test")
+    if kind == "yolo":
+        data_text = where.text_input(
+            "data.yaml or dataset folder (server path)",
+            value=SAMPLES_DATA_TEXT,
+            key=f"{prefix}_data_path",
+            help=f"Only inside folders listed in {DATA_DIRS_ENV_VAR} or the repository's samples/.",
+        )
+        split = where.selectbox("Split", ("test", "val", "train"), key=f"{prefix}_data_split")
+        return DataChoice(data_text, split)
+    images_text = where.text_input("Image folder (server path)", value="", key=f"{prefix}_images_path")
+    masks_text = where.text_input(
+        "Mask folder (server path)",
+        value="",
+        key=f"{prefix}_masks_path",
+        help="Binary masks paired with the images by file stem (a _mask / _label suffix is allowed).",
+    )
+    return DataChoice(images_text, "test", masks_text)

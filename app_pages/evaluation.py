@@ -1,0 +1,228 @@
+"""Evaluation: confusion matrices, metrics, PR and F1 curves, per-image scores and the worst images.
+
+By default the page shows the stored evaluation of the shipped model on the
+crack-seg test split, without running the model. A new evaluation runs on the
+samples or on labelled data the operator allows (``$CRACKSEG_DATA_DIRS``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import streamlit as st
+
+from crackseg.datasets import LabelledImage
+from crackseg.errors import CrackSegError
+from crackseg.evaluation import (
+    EvaluationReport,
+    error_overlay_for,
+    evaluate,
+    settings_from_dict,
+    ultralytics_map,
+    worst_images,
+)
+from crackseg.model_card import STORED_EVALUATION_DIR
+from crackseg.paths import LabelledData, open_labelled_data, open_report_data
+from crackseg.plots import confusion_figure, f1_confidence_figure, pr_curve_figure
+from crackseg.segmenter import InferenceSettings, Segmenter
+from ui.controls import labelled_data_controls, model_controls, preprocess_controls
+from ui.resources import get_segmenter
+
+MODES = {"stored": "Stored evaluation of the shipped model", "new": "Run a new evaluation"}
+SORT_COLUMNS = ("f1", "iou", "precision", "recall", "fp_px", "fn_px")
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def _stored_report(modified_ns: int) -> EvaluationReport:
+    """The stored report (keyed on report.json's modification time)."""
+    del modified_ns  # cache key only
+    return EvaluationReport.load(STORED_EVALUATION_DIR)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _evaluate(
+    data: LabelledData,
+    settings: InferenceSettings,
+    tolerance_px: int,
+    with_map: bool,
+    model_sha: str,
+    _segmenter: Segmenter,
+) -> EvaluationReport:
+    """Evaluate ``data`` (keyed on its items, the settings and the model's SHA-256), with a progress bar."""
+    del model_sha  # cache key only
+    bar = st.progress(0.0, text="Evaluating…")
+
+    def progress(done: int, total: int, name: str) -> None:
+        bar.progress(min(done / max(total, 1), 1.0), text=f"{done}/{total} images · {name}")
+
+    report = evaluate(
+        _segmenter, data.items, settings, tolerance_px=tolerance_px, source=data.source, progress=progress
+    )
+    if with_map and data.yaml_path is not None:
+        bar.progress(1.0, text="Ultralytics box and mask mAP…")
+        report.ultralytics = ultralytics_map(_segmenter, data.yaml_path, data.split, settings.imgsz)
+    bar.empty()
+    return report
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _overlay(item: LabelledImage, settings: InferenceSettings, model_sha: str, _segmenter: Segmenter) -> np.ndarray:
+    del model_sha  # cache key only
+    return error_overlay_for(_segmenter, item, settings)
+
+
+def _new_evaluation(segmenter: Segmenter) -> tuple[EvaluationReport, LabelledData, InferenceSettings] | None:
+    """Sidebar choices, the run button, and the last result of this session."""
+    with st.sidebar:
+        choice = labelled_data_controls("eval", allow_mask_folders=True)
+        st.subheader("Model")
+        settings = dataclasses.replace(model_controls("eval"), preprocess=preprocess_controls("eval"))
+        tolerance_px = st.number_input("Tolerance (px)", 0, 10, 2, 1, key="eval_tolerance")
+        with_map = st.checkbox(
+            "Also Ultralytics box/mask mAP (YOLO data)", value=False, key="eval_with_map", help="Runs model.val()."
+        )
+    if st.button("Run evaluation", key="eval_run", type="primary"):
+        try:
+            data = open_labelled_data(choice.data_text, choice.split, choice.masks_text)
+            report = _evaluate(data, settings, int(tolerance_px), bool(with_map), segmenter.sha256, segmenter)
+        except CrackSegError as error:
+            st.error(str(error))
+            return None
+        st.session_state["eval_result"] = (report, data, settings)
+    return st.session_state.get("eval_result")
+
+
+def _stored_evaluation() -> tuple[EvaluationReport, LabelledData | str, InferenceSettings] | None:
+    """The stored report, and its images if they are available here (else why not)."""
+    try:
+        report = _stored_report((STORED_EVALUATION_DIR / "report.json").stat().st_mtime_ns)
+        settings = settings_from_dict(report.settings)
+    except (OSError, CrackSegError) as error:
+        st.error(f"No stored evaluation to show ({error}). Run a new evaluation instead.")
+        return None
+    try:
+        data: LabelledData | str = open_report_data(report.source)
+    except CrackSegError as error:
+        data = f"The evaluated images are not available here ({error})."
+    return report, data, settings
+
+
+def _header(report: EvaluationReport) -> None:
+    st.caption(
+        f"{report.source} · {report.images} images · model {report.model.get('name', '?')} "
+        f"({str(report.model.get('sha256', ''))[:12]}) · conf {report.settings.get('conf')} · "
+        f"preprocessing {report.settings.get('preprocess')} · tolerance {report.tolerance['tolerance_px']} px"
+    )
+    if report.failures:
+        with st.expander(f"{len(report.failures)} image(s) could not be evaluated"):
+            st.write("\n".join(f"- {failure}" for failure in report.failures))
+    columns = st.columns(5)
+    columns[0].metric("Pixel F1", f"{report.pixel['f1']:.3f}")
+    columns[1].metric("Pixel IoU", f"{report.pixel['iou']:.3f}")
+    columns[2].metric(f"Tolerance F1 (≤ {report.tolerance['tolerance_px']} px)", f"{report.tolerance['f1']:.3f}")
+    columns[3].metric("ODS F1", f"{report.ods:.3f}", help=f"best dataset F1, at conf {report.sweep['ods_threshold']}")
+    columns[4].metric("Instance F1", f"{report.instance['f1']:.3f}")
+
+
+def _confusion_and_metrics(report: EvaluationReport) -> None:
+    left, middle, right = st.columns([2, 2, 3])
+    mode = right.radio("Confusion matrices", ("counts", "normalized"), horizontal=True, key="eval_cm_mode")
+    normalize = mode == "normalized"
+    left.plotly_chart(
+        confusion_figure(report.pixel_confusion(), title="Pixels", normalize=normalize), key="eval_cm_pixel"
+    )
+    middle.plotly_chart(
+        confusion_figure(
+            report.instance_confusion(), title="Instances (mask IoU ≥ 0.5)", normalize=normalize, undefined=[(0, 0)]
+        ),
+        key="eval_cm_instance",
+    )
+    right.caption("Normalized: each row divided by its total (the share of each true class).")
+    right.dataframe(
+        report.metrics_table(),
+        hide_index=True,
+        height="content",
+        column_config={"value": st.column_config.NumberColumn("value", format="%.3f")},
+    )
+
+
+def _curves(report: EvaluationReport) -> None:
+    chosen_conf = float(report.settings.get("conf", 0.25))
+    left, right = st.columns(2)
+    left.plotly_chart(pr_curve_figure(report.sweep, chosen_conf), key="eval_pr")
+    right.plotly_chart(f1_confidence_figure(report.sweep, chosen_conf), key="eval_f1_conf")
+
+
+def _per_image(report: EvaluationReport) -> None:
+    st.subheader("Per image")
+    left, right = st.columns([1, 3])
+    sort_by = left.selectbox("Sort by", SORT_COLUMNS, key="eval_sort")
+    worst_first = left.toggle("Worst first", value=True, key="eval_worst_first")
+    ascending = worst_first != sort_by.endswith("_px")  # more error pixels is worse
+    table = report.per_image.sort_values(sort_by, ascending=ascending, kind="stable")
+    right.dataframe(
+        table,
+        hide_index=True,
+        column_config={
+            name: st.column_config.NumberColumn(name, format="%.3f") for name in ("precision", "recall", "f1", "iou")
+        },
+        key="eval_per_image",
+    )
+    right.download_button(
+        "Per-image table (CSV)", table.to_csv(index=False).encode("utf-8"), "per_image.csv", "text/csv"
+    )
+
+
+def _gallery(report: EvaluationReport, data: LabelledData | str, settings: InferenceSettings) -> None:
+    """The worst images by F1, with TP/FP/FN pixels drawn (needs the images and the model)."""
+    st.subheader("Worst images")
+    st.caption("🟩 found crack (TP) · 🟪 false alarm (FP) · 🟦 missed crack (FN)")
+    if isinstance(data, str):
+        st.info(data)
+        return
+    segmenter = get_segmenter()
+    if segmenter is None:
+        return
+    if report.model.get("sha256") and report.model["sha256"] != segmenter.sha256:
+        st.warning("Drawn with the current model, which is not the model this report evaluated.")
+    count = st.slider("Images", 1, 12, 4, key="eval_worst_n")
+    items = {item.name: item for item in data.items}
+    columns = st.columns(4)
+    for index, row in worst_images(report.per_image, count).iterrows():
+        with columns[index % 4]:
+            item = items.get(row["image"])
+            if item is None:
+                st.info(f"{row['image']}: not in the dataset any more.")
+                continue
+            try:
+                overlay = _overlay(item, settings, segmenter.sha256, segmenter)
+            except CrackSegError as error:
+                st.error(str(error))
+                continue
+            st.image(overlay, caption=f"{row['image']} · F1 {row['f1']:.3f} · IoU {row['iou']:.3f}", width="stretch")
+
+
+def run() -> None:
+    st.title("Evaluation")
+    mode = st.radio("Show", list(MODES), format_func=MODES.get, horizontal=True, key="eval_mode")
+    if mode == "new":
+        segmenter = get_segmenter()
+        result = _new_evaluation(segmenter) if segmenter is not None else None
+        if result is None:
+            if segmenter is not None:
+                st.info("Choose labelled data in the sidebar and press **Run evaluation**.")
+            st.stop()
+    else:
+        result = _stored_evaluation()
+        if result is None:
+            st.stop()
+    report, data, settings = result
+    _header(report)
+    _confusion_and_metrics(report)
+    _curves(report)
+    _per_image(report)
+    _gallery(report, data, settings)
+
+
+run()

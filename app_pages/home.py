@@ -1,0 +1,147 @@
+"""Home page: what CrackSeg does, the model in use and its card, and sample images one click from results.
+
+The card (``model/card.json``, via ``crackseg.model_card.load_card``) says how
+the shipped model was trained and what it scores on the valid and test splits.
+A sample's button stores it in ``segment_samples`` and opens the Segment page.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from crackseg.model_card import headline_metrics, load_card
+from crackseg.model_loading import SHIPPED_MODEL, default_model_path
+from ui import segment_view as view
+from ui.resources import app_backend
+
+THUMBNAILS = 4
+METRIC_LABELS = {
+    "mask_map50": "mask mAP50",
+    "mask_map50_95": "mask mAP50-95",
+    "box_map50": "box mAP50",
+    "box_map50_95": "box mAP50-95",
+    "ods": "ODS F1 (best fixed threshold)",
+    "ois": "OIS F1 (best threshold per image)",
+    "pixel_precision": "pixel precision",
+    "pixel_recall": "pixel recall",
+    "pixel_f1": "pixel F1",
+    "pixel_iou": "pixel IoU",
+    "tolerance_precision": "precision within tolerance",
+    "tolerance_recall": "recall within tolerance",
+    "tolerance_f1": "F1 within tolerance",
+    "instance_precision": "instance precision",
+    "instance_recall": "instance recall",
+    "instance_f1": "instance F1",
+}
+
+
+def metrics_table(card: dict[str, Any]) -> pd.DataFrame:
+    """One row per headline metric, ``valid`` and ``test`` columns (fractions, 3 decimals)."""
+    splits = {split: headline_metrics(card, split) for split in ("valid", "test")}
+    keys = [key for key in METRIC_LABELS if any(key in values for values in splits.values())]
+    rows = [
+        {"metric": METRIC_LABELS[key], **{split: _round(values.get(key)) for split, values in splits.items()}}
+        for key in keys
+    ]
+    return pd.DataFrame(rows, columns=["metric", "valid", "test"])
+
+
+def stages_table(card: dict[str, Any]) -> pd.DataFrame:
+    """One row per training stage: start weights, epochs, image size, wall time and hardware."""
+    rows = []
+    for stage in card.get("stages", []):
+        wall_time_s = stage.get("wall_time_s")
+        rows.append(
+            {
+                "stage": stage.get("name", "?"),
+                "started from": stage.get("start_weights", "?"),
+                "epochs": stage.get("epochs_run"),
+                "image size (px)": stage.get("args", {}).get("imgsz"),
+                "wall time (h)": None if wall_time_s is None else round(float(wall_time_s) / 3600.0, 2),
+                "hardware": stage.get("hardware", "?"),
+            }
+        )
+    return pd.DataFrame(
+        rows, columns=["stage", "started from", "epochs", "image size (px)", "wall time (h)", "hardware"]
+    )
+
+
+def _round(value: Any) -> float | None:
+    return None if value is None else round(float(value), 3)
+
+
+def show_intro() -> None:
+    st.title("CrackSeg: road-crack inspection")
+    st.markdown(
+        "CrackSeg finds cracks in photos of road surfaces, outlines each one, and measures it: "
+        "**length**, **mean and max width**, **area**, **orientation** and **type** (longitudinal, "
+        "transverse, diagonal, network). With a known scale (mm per pixel) it rates **severity** on the "
+        "ASTM D6433 width thresholds. Results come as an overlay, a per-crack table, CSV/JSON and a "
+        "printable HTML report. Everything runs on this machine, offline."
+    )
+    st.markdown("Open **Segment** in the sidebar to inspect your own images, or start from a sample below.")
+
+
+def show_model_card(card: dict[str, Any]) -> None:
+    st.header("The model")
+    weights = default_model_path()
+    backend = app_backend()
+    detail = " (the fastest that works here: OpenVINO, then ONNX Runtime, then PyTorch)" if backend == "auto" else ""
+    st.markdown(f"In use: `{weights}`, backend **{backend}**{detail}.")
+    if weights.resolve() != SHIPPED_MODEL.resolve():
+        st.warning("CRACKSEG_MODEL points at another model; the card below describes the shipped model/best.pt.")
+    if not card:
+        st.warning("No model card (model/card.json is missing or unreadable).")
+        return
+    data = card.get("data", {})
+    splits = data.get("splits", {})
+    weights_info = card.get("weights", {})
+    left, right = st.columns(2)
+    left.markdown(
+        f"**{card.get('name', 'unnamed model')}**  \n{card.get('architecture', '')}  \n{card.get('task', '')}"
+    )
+    right.markdown(
+        f"**Training data:** {data.get('dataset', 'not recorded')}  \n"
+        + "Images: "
+        + ", ".join(f"{split} {count:,}" for split, count in splits.items())
+        + (f" at {data['image_size_px']} px" if "image_size_px" in data else "")
+        + (f"  \n{data['note']}" if data.get("note") else "")
+    )
+    size_mb = weights_info.get("size_bytes", 0) / 1e6
+    st.caption(
+        f"Weights `{weights_info.get('file', '?')}`, {size_mb:.1f} MB, sha256 `{weights_info.get('sha256', '')[:12]}`"
+    )
+    st.subheader("Training stages")
+    st.dataframe(stages_table(card), hide_index=True)
+    st.subheader("Scores")
+    evaluation = card.get("evaluation", {})
+    scores = metrics_table(card)
+    st.dataframe(scores, hide_index=True, height=35 * (len(scores) + 1) + 3)  # every row, no inner scrollbar
+    st.caption(
+        f"Pixel, tolerance ({evaluation.get('tolerance_px', '?')} px) and instance scores at confidence "
+        f"{evaluation.get('conf', '?')}; mAP: {evaluation.get('map', 'Ultralytics val')}. "
+        "Valid chose the best weights; test was only reported."
+    )
+
+
+def show_samples() -> None:
+    names = view.sample_names()[:THUMBNAILS]
+    if not names:
+        return
+    st.header("Try a sample")
+    for index, (column, name) in enumerate(zip(st.columns(len(names)), names, strict=True)):
+        column.image(str(view.sample_path(name)), width="stretch")
+        if column.button("Segment this image", key=f"home_sample_{index}", width="stretch"):
+            st.session_state["segment_samples"] = [name]
+            st.switch_page("app_pages/segment.py")
+
+
+try:
+    show_intro()
+    show_model_card(load_card())
+    show_samples()
+except Exception as error:  # noqa: BLE001 - users see a short message, the log keeps the traceback
+    view.show_unexpected_error(error, "The Home page")

@@ -1,0 +1,130 @@
+"""Segment page: road inspectors upload photos (or ZIPs, or pick samples) and get cracks measured.
+
+Widgets -> ``crackseg.inputs.expand_named_payloads`` + ``crackseg.inspection.inspect_payloads``
+-> render. Results are cached per image on (file SHA-256, model SHA-256 and
+backend, inference settings, measurement settings), so drawing-only controls
+(opacity, boxes, ids) and picking another image never rerun the model.
+Uploads stay in memory; nothing is written to disk.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import streamlit as st
+
+from crackseg.inputs import NamedPayload, expand_named_payloads
+from crackseg.inspection import Inspection, InspectionFailure, inspect_payloads, settings_record
+from crackseg.measurement import MeasurementSettings
+from crackseg.segmenter import InferenceSettings, Segmenter
+from ui import segment_view as view
+from ui.controls import inference_controls, measurement_controls
+from ui.resources import get_segmenter
+
+
+# Per image, so a batch that grows or changes one file reruns only what changed. Each entry holds the
+# image and its (N, H, W) masks: 128 entries and an hour bound the memory big photos can take.
+@st.cache_data(max_entries=128, ttl=3600, show_spinner=False)
+def inspect_cached(
+    name: str,
+    data_sha256: str,
+    model_sha256: str,
+    backend: str,
+    settings: InferenceSettings,
+    measurement_settings: MeasurementSettings,
+    _data: bytes,
+    _segmenter: Segmenter,
+) -> Inspection | InspectionFailure:
+    """Inspect one named image; ``_data`` and ``_segmenter`` are keyed by their SHA-256 (and backend)."""
+    del data_sha256, model_sha256, backend  # cache key only
+    payload = NamedPayload(name, _data)
+    return next(inspect_payloads(_segmenter, [payload], settings, measurement_settings))
+
+
+def inspect_all(
+    segmenter: Segmenter,
+    items: list[tuple[str, bytes]],
+    settings: InferenceSettings,
+    measurement_settings: MeasurementSettings,
+) -> tuple[list[Inspection], list[InspectionFailure]]:
+    """Every image of the uploads (ZIPs opened), in order, with a progress bar for several."""
+    payloads = list(expand_named_payloads(items))
+    progress = st.progress(0.0, text="Inspecting…") if len(payloads) > 1 else None
+    inspections: list[Inspection] = []
+    failures: list[InspectionFailure] = []
+    for done, payload in enumerate(payloads, start=1):
+        if payload.data is None:  # a ZIP that could not be opened, or a bad member
+            result = next(inspect_payloads(segmenter, [payload]))
+        else:
+            data_sha256 = hashlib.sha256(payload.data).hexdigest()
+            try:
+                result = inspect_cached(
+                    payload.name,
+                    data_sha256,
+                    segmenter.sha256,
+                    segmenter.backend,
+                    settings,
+                    measurement_settings,
+                    _data=payload.data,
+                    _segmenter=segmenter,
+                )
+            except Exception as error:  # noqa: BLE001 - one odd file must not stop the batch
+                view.log_unexpected(error, payload.name)
+                result = InspectionFailure(payload.name, f"{payload.name}: inspection failed ({type(error).__name__})")
+        (inspections if isinstance(result, Inspection) else failures).append(result)
+        if progress is not None:
+            progress.progress(done / len(payloads), text=f"Inspected {done} of {len(payloads)}: {payload.name}")
+    if progress is not None:
+        progress.empty()
+    return inspections, failures
+
+
+def chosen_items() -> list[tuple[str, bytes]]:
+    """Uploaded files (bytes in memory) followed by the chosen samples, as ``(name, bytes)``."""
+    uploads = st.file_uploader(
+        "Road images (JPEG, PNG, TIFF, WebP, BMP) or ZIPs of them",
+        type=list(view.UPLOAD_TYPES),
+        accept_multiple_files=True,
+        key="segment_uploads",
+        help="Files stay in memory for this session only.",
+    )
+    names = view.sample_names()
+    st.session_state["segment_samples"] = [name for name in st.session_state["segment_samples"] if name in names]
+    samples = st.multiselect("…or try sample images", names, key="segment_samples")
+    items = [(upload.name, upload.getvalue()) for upload in uploads or []]
+    return items + [(name, view.sample_path(name).read_bytes()) for name in samples]
+
+
+def main() -> None:
+    view.init_state(view.SEGMENT_DEFAULTS)
+    st.title("Segment road images")
+    st.caption(
+        "Upload photos of a road surface: each crack is outlined, measured (length, width, area, orientation) "
+        "and typed. Calibrate in the sidebar (mm per pixel) to get millimetres and ASTM D6433 severity."
+    )
+    settings = inference_controls("segment")
+    measurement_settings = measurement_controls("segment")
+    items = chosen_items()
+    if not items:
+        st.info("Upload one or more images or a ZIP, or pick a sample image, to start.")
+        return
+    segmenter = get_segmenter()
+    if segmenter is None:
+        return
+    inspections, failures = inspect_all(segmenter, items, settings, measurement_settings)
+    view.show_failures(failures)
+    if not inspections:
+        return
+    record = settings_record(segmenter, settings, measurement_settings)
+    shown = 0
+    if len(inspections) > 1:
+        shown = view.batch_summary(inspections)
+        view.batch_zip_button(inspections, failures, record)
+        st.divider()
+    view.inspection_detail(inspections[shown], record)
+
+
+try:
+    main()
+except Exception as error:  # noqa: BLE001 - users see a short message, the log keeps the traceback
+    view.show_unexpected_error(error, "The Segment page")

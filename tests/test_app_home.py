@@ -1,0 +1,71 @@
+"""The Home page under AppTest: the model card's numbers are shown, and a sample opens on Segment."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parents[1]
+CARD = json.loads((ROOT / "model" / "card.json").read_text(encoding="utf-8"))
+
+pytestmark = pytest.mark.usefixtures("app_env")
+
+
+def home() -> AppTest:
+    return AppTest.from_file(str(ROOT / "app_pages" / "home.py"), default_timeout=60).run()
+
+
+def table_with(at: AppTest, column: str):
+    return next(frame.value for frame in at.dataframe if column in frame.value.columns)
+
+
+def test_home_renders_without_errors():
+    at = home()
+    assert not at.exception
+    assert not at.error
+    assert at.title[0].value.startswith("CrackSeg")
+
+
+@pytest.mark.parametrize(
+    ("split", "label", "card_value"),
+    [
+        ("valid", "mask mAP50", CARD["metrics"]["valid"]["mask_map50"]),
+        ("test", "mask mAP50", CARD["metrics"]["test"]["mask_map50"]),
+        ("test", "pixel F1", CARD["metrics"]["test"]["pixel"]["f1"]),
+        ("valid", "ODS F1 (best fixed threshold)", CARD["metrics"]["valid"]["ods"]),
+    ],
+)
+def test_card_metrics_are_shown(split, label, card_value):
+    scores = table_with(home(), "metric").set_index("metric")
+    assert scores.loc[label, split] == pytest.approx(card_value, abs=5e-4)
+
+
+def test_training_stages_show_epochs_and_wall_time():
+    stages = table_with(home(), "epochs")
+    assert list(stages["stage"]) == [stage["name"] for stage in CARD["stages"]]
+    assert list(stages["epochs"]) == [stage["epochs_run"] for stage in CARD["stages"]]
+    expected_hours = [stage["wall_time_s"] / 3600 for stage in CARD["stages"]]
+    assert list(stages["wall time (h)"]) == pytest.approx(expected_hours, abs=0.005)
+
+
+def test_the_weights_hash_is_shown_short():
+    at = home()
+    short = CARD["weights"]["sha256"][:12]
+    assert any(short in caption.value for caption in at.caption)
+    assert not any(CARD["weights"]["sha256"] in caption.value for caption in at.caption)
+
+
+def test_a_sample_button_opens_it_on_the_segment_page():
+    """Through app.py, as a browser would: the button stores the sample and switches page."""
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
+    assert not at.exception
+    buttons = [button for button in at.button if (button.key or "").startswith("home_sample_")]
+    assert len(buttons) >= 3
+    first_sample = sorted(path.name for path in (ROOT / "samples" / "images").glob("*.jpg"))[0]
+    at.button(key="home_sample_0").click().run()
+    assert not at.exception
+    assert at.session_state["segment_samples"] == [first_sample]
+    assert any(frame.value.columns.tolist()[:2] == ["id", "length (px)"] for frame in at.dataframe)

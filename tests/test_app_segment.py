@@ -1,0 +1,158 @@
+"""The Segment page under AppTest, on the shipped model and the shipped sample images.
+
+Samples 2222 (4 labelled cracks) and 1616 (2) are clearly cracked road photos;
+widths are checked against what a road crack in a 416 px photo can be (a few
+px, never a fifth of the image), lengths only for being positive.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from crackseg.segmenter import Segmenter
+
+PAGE = Path(__file__).resolve().parents[1] / "app_pages" / "segment.py"
+CRACKED = "2222.rf.bfd72b1a6235ed53983e11289c619b4e.jpg"
+CRACKED_TOO = "1616.rf.c868709931a671796794fdbb95352c5a.jpg"
+
+pytestmark = pytest.mark.usefixtures("app_env")
+
+
+def page() -> AppTest:
+    return AppTest.from_file(str(PAGE), default_timeout=120)
+
+
+def crack_table(at: AppTest) -> pd.DataFrame:
+    """The per-crack table (the one with a length column); fails the test when it is not shown."""
+    tables = [frame.value for frame in at.dataframe if "length (px)" in frame.value.columns]
+    assert len(tables) == 1, f"expected one crack table, got {len(tables)}"
+    return tables[0]
+
+
+def metric(at: AppTest, label: str) -> str:
+    return next(tile.value for tile in at.metric if tile.label == label)
+
+
+def assert_clean(at: AppTest) -> None:
+    assert not at.exception, [element.value for element in at.exception]
+    assert not at.error, [element.value for element in at.error]
+
+
+def test_without_input_the_page_asks_for_images():
+    at = page().run()
+    assert_clean(at)
+    assert any("Upload" in element.value for element in at.info)
+    assert not at.dataframe
+
+
+@pytest.mark.parametrize("sample", [CRACKED, CRACKED_TOO])
+def test_a_cracked_sample_gives_measured_cracks(sample):
+    at = page()
+    at.session_state["segment_samples"] = [sample]
+    at.run()
+    assert_clean(at)
+    table = crack_table(at)
+    assert len(table) >= 1
+    assert (table["length (px)"] > 0).all()
+    assert ((table["mean width (px)"] > 0) & (table["mean width (px)"] < 100)).all()
+    assert (table["max width (px)"] >= table["mean width (px)"]).all()
+    assert int(metric(at, "Cracks")) == len(table)
+    assert [element.value for element in at.subheader][0] == sample
+
+
+def test_a_non_image_is_named_and_the_good_image_in_the_batch_is_still_measured(samples_dir):
+    at = page().run()
+    at.file_uploader(key="segment_uploads").set_value(
+        [
+            ("x.jpg", b"this is a text file, not a photo", "image/jpeg"),
+            ("road.jpg", (samples_dir / CRACKED).read_bytes(), "image/jpeg"),
+        ]
+    )
+    at.run()
+    assert not at.exception
+    messages = [element.value for element in at.error]
+    assert len(messages) == 1
+    assert "x.jpg" in messages[0] and "not an image" in messages[0]
+    assert "road.jpg" not in messages[0]
+    assert len(crack_table(at)) >= 1
+    assert [element.value for element in at.subheader][0] == "road.jpg"
+
+
+def test_a_zip_upload_opens_into_a_batch_with_a_summary_and_a_picker(samples_dir):
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as handle:
+        handle.writestr("street/a.jpg", (samples_dir / CRACKED).read_bytes())
+        handle.writestr("street/b.jpg", (samples_dir / CRACKED_TOO).read_bytes())
+        handle.writestr("notes.txt", b"not an image")
+    at = page().run()
+    at.file_uploader(key="segment_uploads").set_value(("survey.zip", archive.getvalue(), "application/zip"))
+    at.run()
+    assert_clean(at)  # notes.txt is not an image member: skipped, not an error
+    summary = next(frame.value for frame in at.dataframe if "image" in frame.value.columns)
+    assert list(summary["image"]) == ["survey.zip/street/a.jpg", "survey.zip/street/b.jpg"]
+    assert (summary["cracks"] >= 1).all()
+    assert at.subheader[1].value == "survey.zip/street/a.jpg"
+    assert any(button.label.startswith("Download everything (ZIP, 2 images)") for button in at.get("download_button"))
+
+    at.selectbox(key="segment_shown").select_index(1).run()
+    assert at.subheader[1].value == "survey.zip/street/b.jpg"
+
+    at.session_state["segment_summary_table"] = {"selection": {"rows": [0], "columns": []}}
+    at.run()
+    assert at.subheader[1].value == "survey.zip/street/a.jpg", "clicking a summary row opens that image"
+
+
+def test_calibration_turns_pixel_widths_into_millimetres():
+    at = page()
+    at.session_state["segment_samples"] = [CRACKED]
+    at.run()
+    at.checkbox(key="segment_calibrated").check().run()
+    at.number_input(key="segment_mmpx").set_value(2.0).run()
+    assert_clean(at)
+    table = crack_table(at)
+    # px values are rounded to 0.1, mm to 0.01: at 2 mm/px the two agree within 2 x 0.05 + 0.005
+    assert (table["mean width (mm)"] - 2.0 * table["mean width (px)"]).abs().max() <= 0.11
+    assert (table["length (mm)"] - 2.0 * table["length (px)"]).abs().max() <= 0.11
+    assert set(table["severity"]) <= {"low", "medium", "high"}
+
+
+def test_drawing_controls_do_not_rerun_the_model_but_thresholds_do(monkeypatch):
+    calls = []
+    original = Segmenter.predict
+
+    def counting_predict(self, rgb, settings=None):
+        calls.append(settings)
+        return original(self, rgb, settings)
+
+    monkeypatch.setattr(Segmenter, "predict", counting_predict)
+    at = page()
+    at.session_state["segment_samples"] = [CRACKED]
+    at.run()
+    assert len(calls) == 1
+    rows = len(crack_table(at))
+
+    at.slider(key="segment_alpha").set_value(0.9)
+    at.toggle(key="segment_show_boxes").set_value(False)
+    at.toggle(key="segment_show_ids").set_value(False)
+    at.run()
+    assert_clean(at)
+    assert len(calls) == 1, "opacity, boxes and ids only redraw"
+    assert len(crack_table(at)) == rows
+
+    at.slider(key="segment_conf").set_value(0.5).run()
+    assert len(calls) == 2, "a new confidence threshold runs the model again"
+    assert calls[-1].conf == 0.5
+
+
+def test_per_image_downloads_are_offered():
+    at = page()
+    at.session_state["segment_samples"] = [CRACKED]
+    at.run()
+    labels = [button.label for button in at.get("download_button")]
+    assert labels == ["Overlay (PNG)", "Mask (PNG)", "Cracks (CSV)", "Measurements (JSON)", "Report (HTML)"]

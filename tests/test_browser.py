@@ -1,0 +1,187 @@
+"""End-to-end: the real app in Debian's headless Chromium, driven by Playwright.
+
+Covers what AppTest cannot: the browser's file input, the upload round trip,
+the rendered page and a deferred download. Starts ``streamlit run app.py`` on a
+free port (PyTorch backend, so no export on first use) and stops it afterwards.
+Prints how long one image takes from upload to crack table, cold (first model
+load in a fresh server) and warm. Run with ``pytest -m browser tests/test_browser.py -s``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+RESULT_TIMEOUT_MS = 120_000
+COLD_SAMPLE = "2222.rf.bfd72b1a6235ed53983e11289c619b4e.jpg"
+WARM_SAMPLE = "1616.rf.c868709931a671796794fdbb95352c5a.jpg"
+
+
+def chromium_path() -> str | None:
+    """The system Chromium (Debian package ``chromium``), or ``None`` when it is not installed."""
+    found = shutil.which("chromium")
+    if found:
+        return found
+    return "/usr/bin/chromium" if Path("/usr/bin/chromium").is_file() else None
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_until_up(url: str, process: subprocess.Popen, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"streamlit exited early with code {process.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise TimeoutError(f"streamlit did not answer {url} within {timeout_s:.0f} s")
+
+
+@pytest.fixture
+def app_url(tmp_path: Path) -> Iterator[str]:
+    """A running ``streamlit run app.py`` on a free port; stopped (then killed if need be) afterwards."""
+    if chromium_path() is None:
+        if os.environ.get("CRACKSEG_REQUIRE_BROWSER") == "1":  # set by .ci/run: a missing browser is a failure there
+            pytest.fail("Chromium is required (CRACKSEG_REQUIRE_BROWSER=1) but not installed")
+        pytest.skip("Chromium is not installed (apt-get install chromium)")
+    port = free_port()
+    env = {**os.environ, "CRACKSEG_BACKEND": "torch"}
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        "app.py",
+        "--server.port",
+        str(port),
+        "--server.address",
+        "127.0.0.1",
+        "--server.headless",
+        "true",
+        "--server.fileWatcherType",
+        "none",
+    ]
+    log_path = tmp_path / "streamlit.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            wait_until_up(f"http://127.0.0.1:{port}/_stcore/health", process, timeout_s=90)
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=15)
+    text = log_path.read_text(errors="replace")
+    assert "Traceback" not in text, f"the server logged a traceback:\n{text[-3000:]}"
+
+
+def open_segment_page(page, url: str) -> None:
+    """Open ``/segment`` by deep link on a possibly fresh server.
+
+    ``app.py`` must run for it (wide layout, shared sidebar, offline set-up): the
+    pages live in ``app_pages/`` so Streamlit never falls back to its legacy
+    ``pages/`` folder mode, which would serve the bare page instead.
+    """
+    page.goto(f"{url}/segment")
+    page.get_by_role("heading", name="Segment road images").wait_for(timeout=60_000)
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    sidebar.get_by_text("CrackSeg · road-crack segmentation").wait_for(timeout=30_000)
+
+
+def upload_and_time(page, url: str, image: Path) -> float:
+    """Open the Segment page, upload ``image``; seconds from the upload until the crack table is shown."""
+    open_segment_page(page, url)
+    file_input = page.locator('[data-testid="stMain"] input[type="file"]')
+    file_input.wait_for(state="attached", timeout=60_000)
+    started = time.monotonic()
+    file_input.set_input_files(str(image))
+    wait_for_results(page)
+    return time.monotonic() - started
+
+
+def wait_for_results(page) -> None:
+    """Until the per-image result (overlay caption and crack table) is on screen."""
+    page.get_by_text("Detected cracks").first.wait_for(state="visible", timeout=RESULT_TIMEOUT_MS)
+    page.locator('[data-testid="stMain"] [data-testid="stDataFrame"]').first.wait_for(
+        state="visible", timeout=RESULT_TIMEOUT_MS
+    )
+
+
+def assert_no_error_shown(page) -> None:
+    text = page.locator("body").inner_text()
+    assert "Traceback" not in text
+    assert "failed unexpectedly" not in text
+    assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def test_segment_page_uploads_an_image_and_shows_measured_cracks(app_url, tmp_path, samples_dir):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 2000}, accept_downloads=True)
+            cold_s = upload_and_time(page, app_url, samples_dir / COLD_SAMPLE)
+            assert_no_error_shown(page)
+            main = page.locator('[data-testid="stMain"]')
+            assert main.get_by_text(COLD_SAMPLE).first.is_visible()
+            cracks_tile = main.locator('[data-testid="stMetric"]').filter(has_text="Cracks").first
+            assert int(cracks_tile.locator('[data-testid="stMetricValue"]').inner_text()) >= 1
+            page.wait_for_timeout(500)  # let the images finish painting
+            screenshot = tmp_path / "segment.png"
+            page.screenshot(path=str(screenshot), full_page=True)
+            assert screenshot.stat().st_size > 10_000
+
+            with page.expect_download(timeout=60_000) as download_info:
+                main.get_by_role("button", name="Report (HTML)").click()
+            report = Path(download_info.value.path()).read_text(encoding="utf-8")
+            assert "Crack inspection report" in report and COLD_SAMPLE in report
+
+            warm_s = upload_and_time(page, app_url, samples_dir / WARM_SAMPLE)
+            assert_no_error_shown(page)
+            assert main.get_by_text(WARM_SAMPLE).first.is_visible()
+
+            page.goto(app_url)  # Home: a sample's button opens it, measured, on the Segment page
+            page.get_by_role("button", name="Segment this image").first.click()
+            wait_for_results(page)
+            assert_no_error_shown(page)
+            assert "/segment" in page.url
+            print(
+                f"\nSegment page, one 416x416 image, upload -> crack table: cold (fresh server, model load) "
+                f"{cold_s:.1f} s, warm {warm_s:.1f} s; screenshot {screenshot}"
+            )
+        finally:
+            browser.close()

@@ -1,0 +1,216 @@
+"""Evaluation (crackseg.evaluation): the shipped model on ``samples/``, fake segmenters with known answers,
+and the stored report round trip."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from crackseg.datasets import LabelledImage, YoloDataset, iter_items
+from crackseg.errors import CrackSegError, DatasetError
+from crackseg.evaluation import EvaluationReport, evaluate, evaluate_yolo_split
+from crackseg.prediction import CrackPrediction
+from crackseg.segmenter import InferenceSettings, Segmenter
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLES_YAML = REPO / "samples" / "data.yaml"
+SAMPLE_SIDE = 416
+
+
+class TruthSegmenter:
+    """A fake segmenter that answers each image with its ground truth (or nothing), at full confidence."""
+
+    def __init__(self, items: list[LabelledImage], *, perfect: bool = True) -> None:
+        self._truth = {self._key(rgb): truth for _, rgb, truth in iter_items(items)}
+        self.perfect = perfect
+        self.calls: list[float] = []
+
+    @staticmethod
+    def _key(rgb: np.ndarray) -> str:
+        return hashlib.sha256(rgb.tobytes()).hexdigest()
+
+    def predict(self, rgb: np.ndarray, settings: InferenceSettings | None = None) -> CrackPrediction:
+        self.calls.append(settings.conf if settings else -1.0)
+        truth = self._truth[self._key(rgb)]
+        if not self.perfect:
+            return CrackPrediction.empty((rgb.shape[1], rgb.shape[0]))
+        return CrackPrediction.from_masks(truth, np.ones(len(truth), np.float32))
+
+    def info(self) -> dict[str, str]:
+        return {"name": "truth", "sha256": "0" * 64, "backend": "fake"}
+
+
+@pytest.fixture(scope="module")
+def sample_items() -> list[LabelledImage]:
+    return YoloDataset.from_yaml(SAMPLES_YAML).items("test")
+
+
+@pytest.fixture(scope="module")
+def segmenter() -> Segmenter:
+    return Segmenter(backend="torch")
+
+
+@pytest.fixture(scope="module")
+def sample_report(segmenter: Segmenter, sample_items: list[LabelledImage]) -> EvaluationReport:
+    return evaluate(segmenter, sample_items, InferenceSettings(conf=0.25), source="samples")
+
+
+def truth_instance_count(items: list[LabelledImage]) -> int:
+    return sum(len([line for line in i.label_path.read_text().splitlines() if line.strip()]) for i in items)
+
+
+# --- the shipped model on the samples ---------------------------------------------------------------------
+
+
+def test_report_numbers_are_consistent(sample_report: EvaluationReport, sample_items: list[LabelledImage]) -> None:
+    report = sample_report
+    pixel = report.pixel
+    assert report.images == 8 and len(report.per_image) == 8
+    assert pixel["tp"] + pixel["fp"] + pixel["fn"] + pixel["tn"] == 8 * SAMPLE_SIDE * SAMPLE_SIDE
+    per_image = report.per_image
+    assert per_image["tp_px"].sum() == pixel["tp"] and per_image["fp_px"].sum() == pixel["fp"]
+    assert per_image["fn_px"].sum() == pixel["fn"]
+    assert pixel["precision"] == pytest.approx(pixel["tp"] / (pixel["tp"] + pixel["fp"]))
+    assert pixel["iou"] == pytest.approx(pixel["tp"] / (pixel["tp"] + pixel["fp"] + pixel["fn"]))
+    instance = report.instance
+    assert instance["tp"] + instance["fn"] == truth_instance_count(sample_items) == per_image["true_cracks"].sum()
+    assert instance["tp"] + instance["fp"] == per_image["pred_cracks"].sum()
+    np.testing.assert_array_equal(report.pixel_confusion(), [[pixel["tn"], pixel["fp"]], [pixel["fn"], pixel["tp"]]])
+
+
+def test_ods_is_the_best_threshold_of_the_sweep(sample_report: EvaluationReport) -> None:
+    sweep = sample_report.sweep
+    assert len(sweep["thresholds"]) == len(sweep["f1"]) >= 10
+    assert all(sample_report.ods >= f1 - 1e-12 for f1 in sweep["f1"])
+    assert sample_report.ods in sweep["f1"]
+    assert sweep["f1"][sweep["thresholds"].index(sweep["ods_threshold"])] == sample_report.ods
+    # at the report's own conf the sweep re-thresholds the same instances: same tolerance F1
+    at_conf = sweep["thresholds"].index(0.25)
+    assert sweep["f1"][at_conf] == pytest.approx(sample_report.tolerance["f1"])
+    assert 0.0 <= sample_report.ois <= 1.0
+
+
+def test_report_summary_has_the_cli_keys(sample_report: EvaluationReport) -> None:
+    summary = sample_report.summary()
+    assert summary["images"] == 8 and summary["source"] == "samples"
+    assert set(summary["pixel"]) >= {"precision", "recall", "f1", "iou"}
+    assert set(summary["tolerance"]) >= {"px", "precision", "recall", "f1"} and summary["tolerance"]["px"] == 2
+    assert set(summary["instance"]) >= {"tp", "fp", "fn", "precision", "recall"}
+    assert {"ods", "ois"} <= set(summary)
+    json.dumps(summary, allow_nan=False)
+
+
+def test_save_and_load_round_trip(sample_report: EvaluationReport, tmp_path: Path) -> None:
+    folder = sample_report.save(tmp_path / "report")
+    loaded = EvaluationReport.load(folder)
+    assert loaded.summary() == sample_report.summary()
+    assert loaded.sweep == json.loads(json.dumps(sample_report.sweep))
+    assert loaded.model == sample_report.model and loaded.settings == sample_report.settings
+    pd.testing.assert_frame_equal(loaded.per_image, sample_report.per_image, check_dtype=False)
+
+
+@pytest.mark.parametrize(
+    "damage",
+    ["no folder", "no json", "no csv", "bad json", "json list", "missing key", "bad csv"],
+)
+def test_damaged_report_folder_is_a_crackseg_error(
+    sample_report: EvaluationReport, tmp_path: Path, damage: str
+) -> None:
+    folder = sample_report.save(tmp_path / "report")
+    report_json, per_image_csv = folder / "report.json", folder / "per_image.csv"
+    if damage == "no folder":
+        shutil.rmtree(folder)
+    elif damage == "no json":
+        report_json.unlink()
+    elif damage == "no csv":
+        per_image_csv.unlink()
+    elif damage == "bad json":
+        report_json.write_text('{"source": "x", "images": ')
+    elif damage == "json list":
+        report_json.write_text("[1, 2, 3]")
+    elif damage == "missing key":
+        payload = json.loads(report_json.read_text())
+        del payload["pixel"]
+        report_json.write_text(json.dumps(payload))
+    elif damage == "bad csv":
+        per_image_csv.write_bytes(b"")
+    with pytest.raises(CrackSegError) as caught:
+        EvaluationReport.load(folder)
+    assert str(caught.value).startswith(str(folder)) and "\n" not in str(caught.value)
+
+
+# --- fake segmenters with known answers ------------------------------------------------------------------
+
+
+def test_perfect_segmenter_scores_one(sample_items: list[LabelledImage]) -> None:
+    fake = TruthSegmenter(sample_items)
+    progress: list[tuple[int, int, str]] = []
+    report = evaluate(fake, sample_items, InferenceSettings(conf=0.25), progress=lambda *call: progress.append(call))
+    assert report.pixel["f1"] == 1.0 and report.pixel["iou"] == 1.0
+    assert report.pixel["fp"] == 0 and report.pixel["fn"] == 0
+    assert report.tolerance["f1"] == 1.0
+    truths = truth_instance_count(sample_items)
+    assert (report.instance["tp"], report.instance["fp"], report.instance["fn"]) == (truths, 0, 0)
+    assert report.ods == 1.0 and report.ois == 1.0
+    assert (report.per_image["f1"] == 1.0).all()
+    assert report.model["name"] == "truth"
+    assert progress[0] == (0, 8, sample_items[0].name) and progress[-1] == (8, 8, "") and len(progress) == 9
+    assert fake.calls == [0.05] * 8  # one model call per image, at the sweep's lowest conf
+
+
+def test_segmenter_that_finds_nothing(sample_items: list[LabelledImage]) -> None:
+    report = evaluate(TruthSegmenter(sample_items, perfect=False), sample_items)
+    assert report.pixel["tp"] == 0 and report.pixel["recall"] == 0.0 and report.pixel["fp"] == 0
+    assert report.instance["tp"] == 0 and report.instance["fn"] == truth_instance_count(sample_items)
+    crack_free = report.per_image.set_index("image").loc["3513.rf.782300f38d0a008b3340e54b643e713e.jpg"]
+    assert crack_free["f1"] == 1.0  # nothing predicted on a crack-free road is right
+
+
+def test_unreadable_items_are_listed_and_skipped(sample_items: list[LabelledImage], tmp_path: Path) -> None:
+    bad_label = tmp_path / "labels" / "x.txt"
+    bad_label.parent.mkdir()
+    bad_label.write_text("0 0.1 0.2 0.3\n")
+    broken = [
+        LabelledImage(image_path=tmp_path / "missing.jpg"),
+        LabelledImage(image_path=sample_items[0].image_path, label_path=bad_label),
+    ]
+    report = evaluate(TruthSegmenter(sample_items), [*broken, *sample_items[1:3]])
+    assert report.images == 2 and len(report.failures) == 2
+    assert report.failures[0] == "missing.jpg: file not found"
+    assert report.failures[1].startswith(f"{bad_label}:1: ")
+    assert report.summary()["failures"] == report.failures
+    with pytest.raises(DatasetError, match="no image could be evaluated"):
+        evaluate(TruthSegmenter(sample_items), broken, source="broken set")
+
+
+# --- Ultralytics mAP on a YOLO split -----------------------------------------------------------------------
+
+
+def test_map_uses_the_same_images_as_the_report(
+    segmenter: Segmenter, sample_items: list[LabelledImage], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A data.yaml with a relative ``path:`` is read relative to its folder, by us and for Ultralytics."""
+    root = tmp_path / "dataset" / "crack"
+    for item in sample_items[2:4]:
+        for source, folder in ((item.image_path, "images"), (item.label_path, "labels")):
+            (root / "test" / folder).mkdir(parents=True, exist_ok=True)
+            shutil.copy(source, root / "test" / folder / source.name)
+    yaml_path = tmp_path / "dataset" / "data.yaml"
+    yaml_path.write_text("path: crack\ntrain: test/images\nval: test/images\ntest: test/images\nnames: [crack]\n")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # a relative `path:` must not depend on the working directory
+    report = evaluate_yolo_split(segmenter, yaml_path, "test", InferenceSettings())
+    assert report.images == 2 and report.source.endswith("data.yaml:test")
+    keys = {"box_map50", "box_map50_95", "mask_map50", "mask_map50_95"}
+    assert keys <= set(report.ultralytics) and keys <= set(report.summary())
+    for key in keys:
+        assert 0.0 <= report.ultralytics[key] <= 1.0
+    assert report.ultralytics["box_map50"] >= report.ultralytics["box_map50_95"]
+    assert list(elsewhere.iterdir()) == []  # Ultralytics wrote nothing into the working directory

@@ -1,0 +1,217 @@
+"""Rendering pieces of the Home and Segment pages: sample images, results, summaries, downloads.
+
+Rendering only: every number shown comes from ``crackseg`` (measurement,
+reporting, inspection); this module decides how it is laid out. Widget keys
+carry the ``segment_`` prefix and get their defaults from ``SEGMENT_DEFAULTS``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import cv2
+import numpy as np
+import streamlit as st
+
+from crackseg.image_io import IMAGE_SUFFIXES
+from crackseg.inspection import Inspection, InspectionFailure, batch_files, inspection_files, output_stem
+from crackseg.measurement import ImageMeasurement, cracks_table
+from crackseg.model_loading import PROJECT_ROOT
+from crackseg.reporting import CRACK_COLOR_RGB, batch_zip_bytes, draw_overlay, images_summary_table
+
+SAMPLES_DIR = PROJECT_ROOT / "samples" / "images"
+UPLOAD_TYPES = tuple(suffix.lstrip(".") for suffix in (*IMAGE_SUFFIXES, ".zip"))
+DISPLAY_MAX_SIDE_PX = 1600
+CRACK_COLOR_HEX = "#{:02x}{:02x}{:02x}".format(*CRACK_COLOR_RGB)
+
+SEGMENT_DEFAULTS: dict[str, Any] = {
+    "segment_samples": [],
+    "segment_alpha": 0.5,
+    "segment_show_boxes": True,
+    "segment_show_ids": True,
+    "segment_shown": 0,
+    "segment_table_applied": None,
+}
+
+# What each per-image file is called in the download row: (label, file-name suffix, MIME type), by folder.
+_FILE_KINDS = {
+    "overlays": ("Overlay (PNG)", "_overlay.png", "image/png"),
+    "masks": ("Mask (PNG)", "_mask.png", "image/png"),
+    "cracks": ("Cracks (CSV)", "_cracks.csv", "text/csv"),
+    "json": ("Measurements (JSON)", ".json", "application/json"),
+    "reports": ("Report (HTML)", "_report.html", "text/html"),
+}
+
+_log = logging.getLogger(__name__)
+
+
+def init_state(defaults: Mapping[str, Any]) -> None:
+    """Give every key its default unless the session already holds a value (lists are copied)."""
+    for key, value in defaults.items():
+        if key not in st.session_state:
+            st.session_state[key] = list(value) if isinstance(value, list) else value
+
+
+def sample_names() -> list[str]:
+    """File names of the shipped sample images, sorted; empty when the folder is missing."""
+    if not SAMPLES_DIR.is_dir():
+        return []
+    return sorted(path.name for path in SAMPLES_DIR.iterdir() if path.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def sample_path(name: str) -> Path:
+    """Path of a sample by file name; only names listed by ``sample_names`` are ever passed here."""
+    return SAMPLES_DIR / PurePosixPath(name).name
+
+
+def log_unexpected(error: BaseException, what: str) -> None:
+    """Put the traceback of an unexpected error in the server log (users never see one)."""
+    _log.error("%s failed", what, exc_info=error)
+
+
+def show_unexpected_error(error: BaseException, what: str) -> None:
+    """A short ``st.error`` instead of a traceback; the traceback goes to the server log."""
+    log_unexpected(error, what)
+    st.error(f"{what} failed unexpectedly ({type(error).__name__}: {str(error)[:200]}). Try again or other settings.")
+
+
+def show_failures(failures: Sequence[InspectionFailure]) -> None:
+    """One error box naming each file that could not be inspected and why."""
+    if not failures:
+        return
+    noun = "file" if len(failures) == 1 else "files"
+    lines = "\n".join(f"- {failure.error}" for failure in failures)
+    st.error(f"{len(failures)} {noun} could not be inspected; the others were processed.\n\n{lines}")
+
+
+def display_rgb(rgb: np.ndarray, max_side_px: int = DISPLAY_MAX_SIDE_PX) -> np.ndarray:
+    """``rgb`` ``(H, W, 3)`` uint8 shrunk (area interpolation) so the longer side fits the screen; a new array."""
+    height, width = rgb.shape[:2]
+    scale = max_side_px / max(height, width)
+    if scale >= 1:
+        return rgb
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+
+
+def summary_metrics(measurement: ImageMeasurement) -> None:
+    """Cracks, total length, crack area and density, max width and worst severity as metric tiles."""
+    calibrated = measurement.mm_per_px is not None
+    tiles: list[tuple[str, str, str | None]] = [("Cracks", f"{measurement.count:d}", None)]
+    px_length = f"{measurement.total_length_px:,.1f} px"
+    px_area = f"{measurement.crack_area_px:,d} px²"
+    px_width = f"{measurement.max_width_px:,.1f} px"
+    if calibrated:
+        tiles += [
+            ("Total length (mm)", f"{measurement.total_length_mm:,.1f}", px_length),
+            ("Crack area (mm²)", f"{measurement.crack_area_mm2:,.1f}", px_area),
+        ]
+    else:
+        tiles += [("Total length (px)", f"{measurement.total_length_px:,.1f}", None)]
+        tiles += [("Crack area (px²)", f"{measurement.crack_area_px:,d}", None)]
+    tiles.append(("Crack density (%)", f"{100.0 * measurement.crack_density:.2f}", "share of the image covered"))
+    if calibrated:
+        tiles.append(("Max width (mm)", f"{measurement.max_width_mm:,.2f}", px_width))
+    else:
+        tiles.append(("Max width (px)", f"{measurement.max_width_px:,.1f}", None))
+    severity_help = None if calibrated else "severity needs a calibrated scale (mm per pixel)"
+    tiles.append(("Worst severity", measurement.worst_severity, severity_help))
+    for column, (label, value, help_text) in zip(st.columns(len(tiles)), tiles, strict=True):
+        column.metric(label, value, help=help_text)
+
+
+def overlay_controls() -> tuple[float, bool, bool]:
+    """Drawing-only controls ``(alpha, show_boxes, show_ids)``; changing them never reruns the model."""
+    left, middle, right = st.columns([2, 1, 1])
+    alpha = left.slider("Overlay opacity", 0.0, 1.0, step=0.05, key="segment_alpha")
+    show_boxes = middle.toggle("Boxes", key="segment_show_boxes")
+    show_ids = right.toggle("Crack ids", key="segment_show_ids")
+    return float(alpha), bool(show_boxes), bool(show_ids)
+
+
+def inspection_detail(inspection: Inspection, record: dict[str, Any]) -> None:
+    """Original and overlay side by side, the summary tiles, the per-crack table and the downloads."""
+    st.subheader(inspection.name)
+    alpha, show_boxes, show_ids = overlay_controls()
+    overlay = draw_overlay(inspection.rgb, inspection.prediction, alpha=alpha, show_boxes=show_boxes, show_ids=show_ids)
+    left, right = st.columns(2)
+    left.image(display_rgb(inspection.rgb), caption="Original", width="stretch")
+    right.image(display_rgb(overlay), caption="Detected cracks", width="stretch")
+    summary_metrics(inspection.measurement)
+    if inspection.measurement.count:
+        st.markdown(f"**Cracks** <span style='color:{CRACK_COLOR_HEX}'>■</span>", unsafe_allow_html=True)
+        st.dataframe(cracks_table(inspection.measurement), hide_index=True, key="segment_cracks_table")
+    else:
+        st.success("No cracks detected in this image.")
+    download_row(inspection, record)
+
+
+def download_row(inspection: Inspection, record: dict[str, Any]) -> None:
+    """Overlay, mask, CSV, JSON and HTML report of one image; each file is built only when clicked."""
+    stem = output_stem(inspection.name)
+    st.caption("Downloads for this image (default overlay style)")
+    for column, (folder, (label, suffix, mime)) in zip(st.columns(len(_FILE_KINDS)), _FILE_KINDS.items(), strict=True):
+        column.download_button(
+            label,
+            data=_file_builder(inspection, record, folder),
+            file_name=f"{stem}{suffix}",
+            mime=mime,
+            key=f"segment_download_{folder}",
+            on_click="ignore",
+        )
+
+
+def _file_builder(inspection: Inspection, record: dict[str, Any], folder: str) -> Callable[[], bytes]:
+    def build() -> bytes:
+        return next(data for name, data in inspection_files(inspection, record) if name.startswith(folder + "/"))
+
+    return build
+
+
+def batch_zip_button(
+    inspections: Sequence[Inspection], failures: Sequence[InspectionFailure], record: dict[str, Any]
+) -> None:
+    """One ZIP with the batch tables and every image's files, built when clicked."""
+
+    def build() -> bytes:
+        entries = list(batch_files(inspections, failures, record))
+        for inspection in inspections:
+            entries += inspection_files(inspection, record)
+        return batch_zip_bytes(entries)
+
+    st.download_button(
+        f"Download everything (ZIP, {len(inspections)} images)",
+        data=build,
+        file_name="crackseg-inspection.zip",
+        mime="application/zip",
+        key="segment_download_batch",
+        on_click="ignore",
+        type="primary",
+    )
+
+
+def batch_summary(inspections: Sequence[Inspection]) -> int:
+    """The table across images (click a row to open it) and a picker; returns the index shown in detail."""
+    st.subheader(f"Summary of {len(inspections)} images")
+    table = images_summary_table([(inspection.name, inspection.measurement) for inspection in inspections])
+    event = st.dataframe(
+        table, hide_index=True, on_select="rerun", selection_mode="single-row", key="segment_summary_table"
+    )
+    rows = list(event.selection.rows) if event is not None else []
+    selected = rows[0] if rows and 0 <= rows[0] < len(inspections) else None
+    if selected is not None and selected != st.session_state["segment_table_applied"]:
+        st.session_state["segment_shown"] = selected  # a newly clicked row wins over the picker
+    st.session_state["segment_table_applied"] = selected
+    if st.session_state["segment_shown"] not in range(len(inspections)):
+        st.session_state["segment_shown"] = 0
+    return int(
+        st.selectbox(
+            "Image shown in detail",
+            range(len(inspections)),
+            format_func=lambda index: f"{index + 1}. {inspections[index].name}",
+            key="segment_shown",
+        )
+    )
