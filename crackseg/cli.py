@@ -2,7 +2,8 @@
 
 Every command prints one-line errors (``PATH: reason``) on stderr, never a
 traceback. ``predict`` exits 1 if any input failed, else 0; other commands
-exit 2 on a usage or input error.
+exit 2 on a usage or input error. stdout carries only results (``--json``
+output is one JSON object); what libraries log goes to stderr.
 """
 
 from __future__ import annotations
@@ -104,13 +105,14 @@ def _library_output_to_stderr() -> Iterator[None]:
 
         handlers = [h for h in LOGGER.handlers if isinstance(h, logging.StreamHandler)]
         streams = [h.stream for h in handlers]
+        # assigned, not ``setStream``: that flushes the old stream, which may be closed (an embedding host's)
         for handler in handlers:
-            handler.setStream(sys.stderr)
+            handler.stream = sys.stderr
         try:
             yield
         finally:
             for handler, stream in zip(handlers, streams, strict=True):
-                handler.setStream(stream)
+                handler.stream = stream
 
 
 def _progress(done: int, total: int | None, name: str) -> None:
@@ -128,7 +130,14 @@ def _progress(done: int, total: int | None, name: str) -> None:
 
 def command_predict(args: argparse.Namespace) -> int:
     from crackseg.inputs import expand_paths
-    from crackseg.inspection import Inspection, batch_files, inspect_payloads, inspection_files, settings_record
+    from crackseg.inspection import (
+        Inspection,
+        batch_files,
+        inspect_payloads,
+        inspection_files,
+        settings_record,
+        unique_stem,
+    )
     from crackseg.measurement import MeasurementSettings
     from crackseg.segmenter import Segmenter
 
@@ -139,11 +148,11 @@ def command_predict(args: argparse.Namespace) -> int:
         record = settings_record(segmenter, settings, measurement_settings)
         args.out.mkdir(parents=True, exist_ok=True)
         payloads = expand_paths(args.paths)  # lazy: one file's bytes in memory at a time, whatever the batch size
-        inspections, failures = [], []
+        inspections, failures, used_stems = [], [], set()
         for index, result in enumerate(inspect_payloads(segmenter, payloads, settings, measurement_settings)):
             _progress(index + 1, None, result.name)
             if isinstance(result, Inspection):
-                files = inspection_files(result, record)
+                files = inspection_files(result, record, unique_stem(result.name, used_stems))
                 if args.no_reports:
                     files = [entry for entry in files if not entry[0].startswith("reports/")]
                 _write_files(args.out, files)

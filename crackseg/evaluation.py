@@ -344,8 +344,12 @@ def evaluate_yolo_split(
     return report
 
 
-def ultralytics_map(segmenter: Segmenter, dataset: YoloDataset, split: str, imgsz: int) -> dict[str, float]:
+def ultralytics_map(
+    segmenter: Segmenter, dataset: YoloDataset | Path | str, split: str, imgsz: int
+) -> dict[str, float]:
     """Ultralytics' own validator (conf 0.001, NMS IoU 0.7) on a split: box and mask mAP.
+
+    ``dataset`` is a ``YoloDataset`` or the path of its data.yaml.
 
     Ultralytics resolves a relative ``path:`` against the working directory, not
     the data.yaml's folder as ``YoloDataset`` does; so it gets a temporary
@@ -355,6 +359,8 @@ def ultralytics_map(segmenter: Segmenter, dataset: YoloDataset, split: str, imgs
     """
     from ultralytics.utils import LOGGER
 
+    if not isinstance(dataset, YoloDataset):
+        dataset = YoloDataset.from_yaml(dataset)
     images_dir = dataset.images_dir(split)
     previous_level = LOGGER.level
     LOGGER.setLevel(logging.WARNING)  # keep stdout clean for `evaluate --json`

@@ -113,9 +113,21 @@ def output_stem(name: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in stem)[:150]
 
 
-def inspection_files(inspection: Inspection, record: dict[str, Any]) -> list[tuple[str, bytes]]:
-    """Files for one image: overlay PNG, mask PNG, cracks CSV, JSON and the HTML report."""
-    stem = output_stem(inspection.name)
+def unique_stem(name: str, used: set[str]) -> str:
+    """``output_stem`` made unique within a batch (``x.jpg`` and ``x.png`` -> ``x``, ``x-2``); updates ``used``."""
+    base = stem = output_stem(name)
+    counter = 2
+    while stem in used:
+        stem, counter = f"{base}-{counter}", counter + 1
+    used.add(stem)
+    return stem
+
+
+def inspection_files(
+    inspection: Inspection, record: dict[str, Any], stem: str | None = None
+) -> list[tuple[str, bytes]]:
+    """Files for one image: overlay PNG, mask PNG, cracks CSV, JSON and the HTML report (named by ``stem``)."""
+    stem = stem or output_stem(inspection.name)
     overlay = draw_overlay(inspection.rgb, inspection.prediction)
     settings_used = {**record["inference"], **record["measurement"]}
     report = inspection_report_html(

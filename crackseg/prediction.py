@@ -145,3 +145,54 @@ def masks_to_original_size(mask_data: np.ndarray, resolution_wh: tuple[int, int]
         resized = cv2.resize(cropped[index], (width, height), interpolation=cv2.INTER_LINEAR)
         out[index] = resized > 0.5
     return out
+
+
+def merge_duplicate_instances(prediction: CrackPrediction, min_overlap: float = 0.5) -> CrackPrediction:
+    """Merge instances that are the same crack found twice; the union mask is unchanged.
+
+    YOLO's box NMS keeps overlapping masks whose *boxes* differ (a long crack
+    and a piece of it), which would count the crack twice in totals. Two
+    instances are duplicates when their shared pixels are at least
+    ``min_overlap`` of the smaller one (intersection over smaller area). A
+    group of duplicates becomes one instance: the union of their masks, the
+    tight box of that union and the highest confidence; instances are ordered
+    by confidence, highest first. ``min_overlap`` in (0, 1]; 1 merges only
+    instances contained in another.
+    """
+    if not 0.0 < min_overlap <= 1.0:
+        raise ValueError(f"min_overlap must be in (0, 1], got {min_overlap}")
+    count = len(prediction)
+    if count < 2:
+        return prediction[np.arange(count)]
+    flat = prediction.masks.reshape(count, -1)
+    areas = flat.sum(axis=1).astype(np.int64)
+    boxes = prediction.xyxy
+    parent = list(range(count))
+
+    def find(index: int) -> int:
+        while parent[index] != index:
+            parent[index] = parent[parent[index]]
+            index = parent[index]
+        return index
+
+    for i in range(count):
+        for j in range(i + 1, count):
+            if (
+                boxes[i, 0] >= boxes[j, 2]
+                or boxes[j, 0] >= boxes[i, 2]
+                or boxes[i, 1] >= boxes[j, 3]
+                or boxes[j, 1] >= boxes[i, 3]
+            ):
+                continue  # boxes apart: masks cannot overlap
+            smaller = min(areas[i], areas[j])
+            if smaller and np.count_nonzero(flat[i] & flat[j]) >= min_overlap * smaller:
+                parent[find(i)] = find(j)
+    groups: dict[int, list[int]] = {}
+    for index in range(count):
+        groups.setdefault(find(index), []).append(index)
+    if len(groups) == count:
+        return prediction[np.argsort(-prediction.confidence, kind="stable")]
+    masks = np.stack([prediction.masks[members].any(axis=0) for members in groups.values()])
+    confidence = np.array([prediction.confidence[members].max() for members in groups.values()], dtype=np.float32)
+    order = np.argsort(-confidence, kind="stable")
+    return CrackPrediction(masks=masks[order], xyxy=masks_to_xyxy(masks[order]), confidence=confidence[order])

@@ -14,7 +14,7 @@ import pytest
 
 from crackseg.datasets import LabelledImage, YoloDataset, iter_items
 from crackseg.errors import CrackSegError, DatasetError
-from crackseg.evaluation import EvaluationReport, evaluate, evaluate_yolo_split
+from crackseg.evaluation import EvaluationReport, evaluate, evaluate_yolo_split, ultralytics_map
 from crackseg.prediction import CrackPrediction
 from crackseg.segmenter import InferenceSettings, Segmenter
 
@@ -214,3 +214,5 @@ def test_map_uses_the_same_images_as_the_report(
         assert 0.0 <= report.ultralytics[key] <= 1.0
     assert report.ultralytics["box_map50"] >= report.ultralytics["box_map50_95"]
     assert list(elsewhere.iterdir()) == []  # Ultralytics wrote nothing into the working directory
+    # the data.yaml's path works as well as the dataset, with the same numbers
+    assert ultralytics_map(segmenter, yaml_path, "test", 416) == pytest.approx(report.ultralytics)

@@ -295,21 +295,25 @@ def test_randomly_damaged_files_never_escape_as_other_errors() -> None:
                 assert out.dtype == np.uint8 and out.ndim == 3 and out.shape[2] == 3
 
 
-def test_non_image_is_refused_quietly_after_ultralytics_patched_pillow(capfd: pytest.CaptureFixture[str]) -> None:
-    """Ultralytics replaces ``Image.open`` on import with a wrapper that warns about a HEIF plugin on every non-image."""
+@pytest.fixture(scope="module")
+def ultralytics_imported() -> None:
+    """Import Ultralytics outside any captured output (its logger keeps the stdout it finds at import)."""
     from crackseg.offline import enforce_offline
 
     enforce_offline()
-    import ultralytics.utils.patches  # noqa: F401 - the import applies the patch
+    import ultralytics.utils.patches  # noqa: F401 - the import patches PIL.Image.open
 
+
+def test_non_image_is_refused_quietly_after_ultralytics_patched_pillow(
+    ultralytics_imported: None, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """Ultralytics' ``Image.open`` wrapper warns about a HEIF plugin on every non-image; the loader avoids it."""
     if Image.open.__module__ == Image.__name__:
         pytest.skip("this Ultralytics version does not patch PIL.Image.open")
     capfd.readouterr()
     for _ in range(2):
-        assert (
-            load_error(b"plain text, no image", name="notes.jpg")
-            == "notes.jpg: not an image (or an unsupported format)"
-        )
+        message = load_error(b"plain text, no image", name="notes.jpg")
+        assert message == "notes.jpg: not an image (or an unsupported format)"
     out, err = capfd.readouterr()
     assert "heif" not in (out + err).lower()
     assert load_image(encode(Image.fromarray(gradient_rgb()), "PNG")).shape == (24, 32, 3)

@@ -22,6 +22,7 @@ from crackseg.inspection import (
     inspect_payloads,
     inspection_files,
     output_stem,
+    unique_stem,
     settings_record,
 )
 from crackseg.measurement import MeasurementSettings
@@ -162,3 +163,9 @@ def test_inspection_is_a_plain_record() -> None:
     inspection = inspect_image(BarSegmenter(), ROAD, "a.png")
     assert isinstance(inspection, Inspection) and inspection.rgb is ROAD
     assert inspection.prediction.resolution_wh == (64, 128)
+
+
+def test_unique_stem_keeps_same_named_inputs_apart() -> None:
+    used: set[str] = set()
+    stems = [unique_stem(name, used) for name in ("x.jpg", "x.png", "x.tif", "y.jpg")]
+    assert stems == ["x", "x-2", "x-3", "y"]
