@@ -10,6 +10,7 @@ show a stored evaluation without rerunning the model.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import math
@@ -33,7 +34,7 @@ from crackseg.metrics import (
     ToleranceMetrics,
     translate_ultralytics_metrics,
 )
-from crackseg.prediction import CrackPrediction
+from crackseg.prediction import CrackPrediction, merge_duplicate_instances
 from crackseg.preprocessing import PREPROCESSORS, PreprocessSpec
 from crackseg.reporting import draw_error_overlay
 from crackseg.segmenter import InferenceSettings, Segmenter
@@ -50,6 +51,7 @@ _SETTING_KINDS = (
     ("tile", str),
     ("tile_size", int),
     ("tile_overlap", float),
+    ("merge_overlap", float),
 )
 _ULTRALYTICS_ROWS = (
     ("box_map50", "mAP50"),
@@ -202,16 +204,21 @@ def predict_labelled(
 ) -> LabelledPrediction:
     """Load ``item``, read its truth and predict it: the one per-image step of ``evaluate``.
 
-    The model runs once at ``min(conf, SWEEP_MIN_CONF)``; ``prediction`` keeps
-    the instances scoring at least ``settings.conf``. Raises ``CrackSegError``
-    when the image or its labels cannot be read.
+    The model runs once at ``min(conf, SWEEP_MIN_CONF)`` without merging
+    duplicates; ``prediction`` keeps the instances scoring at least
+    ``settings.conf`` and then merges duplicates as ``Segmenter.predict`` does
+    at that ``conf``. Raises ``CrackSegError`` when the image or its labels
+    cannot be read.
     """
     settings = settings or InferenceSettings()
     rgb = item.load_rgb()
     truth = item.truth_masks((rgb.shape[1], rgb.shape[0]))
-    sweep_settings = InferenceSettings(**{**_settings_fields(settings), "conf": min(settings.conf, SWEEP_MIN_CONF)})
+    sweep_settings = dataclasses.replace(settings, conf=min(settings.conf, SWEEP_MIN_CONF), merge_overlap=None)
     all_instances = segmenter.predict(rgb, sweep_settings)
-    return LabelledPrediction(rgb, truth, all_instances, all_instances.with_min_confidence(settings.conf))
+    prediction = all_instances.with_min_confidence(settings.conf)
+    if settings.merge_overlap is not None:
+        prediction = merge_duplicate_instances(prediction, settings.merge_overlap)
+    return LabelledPrediction(rgb, truth, all_instances, prediction)
 
 
 def error_overlay_for(

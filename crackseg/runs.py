@@ -99,7 +99,7 @@ def read_results_csv(source: Path | str | bytes, *, name: str | None = None) -> 
     binary, non-CSV or oversized file, a missing ``epoch`` column, no
     metric/loss column, or no row with numbers.
     """
-    data, label = _read_source(source, "results.csv", MAX_CSV_BYTES)
+    data, label = _read_source(source, name or "results.csv", MAX_CSV_BYTES)
     label = name or label
     text = _decode_text(data, label)
     try:

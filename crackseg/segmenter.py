@@ -22,7 +22,7 @@ import numpy as np
 from crackseg.errors import CrackSegError
 from crackseg.image_io import DEFAULT_MAX_PIXELS, load_image
 from crackseg.model_loading import default_model_path, file_sha256
-from crackseg.prediction import CrackPrediction
+from crackseg.prediction import CrackPrediction, merge_duplicate_instances
 from crackseg.preprocessing import PreprocessSpec, apply_preprocessing
 from crackseg.tiling import TiledPredictor
 
@@ -48,8 +48,11 @@ class InferenceSettings:
     tile_overlap: float = 0.2
     tile_threshold: float = 1.5
     max_det: int = 300
+    merge_overlap: float | None = 0.5
 
     def __post_init__(self) -> None:
+        if self.merge_overlap is not None and not 0.0 < self.merge_overlap <= 1.0:
+            raise ValueError(f"merge_overlap must be None or in (0, 1], got {self.merge_overlap}")
         if not 0.0 <= self.conf <= 1.0:
             raise ValueError(f"conf must be in [0, 1], got {self.conf}")
         if not 0.0 < self.iou <= 1.0:
@@ -81,6 +84,7 @@ class InferenceSettings:
             "tile": self.tile,
             "tile_size": self.tile_size,
             "tile_overlap": self.tile_overlap,
+            "merge_overlap": self.merge_overlap,
         }
 
 
@@ -106,7 +110,10 @@ class Segmenter:
 
     ``weights`` defaults to the operator's model (``$CRACKSEG_MODEL`` or the
     shipped ``model/best.pt``). ``backend`` is ``torch``, ``onnx``, ``openvino``
-    or ``auto`` (the fastest available; see ``crackseg.backends``).
+    or ``auto`` (the fastest available, exporting on first use; see
+    ``crackseg.backends``); ``self.backend`` is the one in use. The model is
+    warmed up on ``device`` when opened, so a runtime that cannot run raises
+    ``ModelLoadError`` here rather than on the first image.
     """
 
     def __init__(self, weights: Path | str | None = None, *, backend: str = "torch", device: str = "cpu") -> None:
@@ -187,10 +194,12 @@ class Segmenter:
         max_pixels: int = DEFAULT_MAX_PIXELS,
         keep_images: bool = True,
     ) -> Iterator[PredictionItem]:
-        """Stream predictions over paths, bytes or arrays, one image in memory at a time.
+        """Stream predictions over paths, bytes or arrays; memory stays flat however long the stream.
 
-        The next image is decoded in a background thread while the current one
-        is predicted. A source that fails to load or predict yields an item with
+        Sources are pulled lazily, one ahead: the next image is decoded in a
+        background thread while the current one is predicted (and while the
+        caller handles the item yielded), so at most two decoded images are held
+        here. A source that fails to load or predict yields an item with
         ``error`` set (one line) and the stream goes on.
         """
         settings = settings or InferenceSettings()
@@ -229,7 +238,10 @@ class Segmenter:
                 retina_masks=False,
                 verbose=False,
             )
-        return [CrackPrediction.from_ultralytics(result) for result in results]
+        predictions = [CrackPrediction.from_ultralytics(result) for result in results]
+        if settings.merge_overlap is None:
+            return predictions
+        return [merge_duplicate_instances(prediction, settings.merge_overlap) for prediction in predictions]
 
 
 def _check_rgb(rgb: np.ndarray) -> None:
