@@ -1,4 +1,7 @@
-"""CrackSeg Streamlit app: page config, navigation over ``app_pages/`` (not ``pages/``: that name switches Streamlit to its legacy folder mode, which skips this file on deep links), shared sidebar.
+"""CrackSeg Streamlit app: page config, navigation over ``app_pages/``, shared sidebar.
+
+The pages live in ``app_pages/``, not ``pages/``: that folder name switches
+Streamlit to its legacy folder mode, which serves deep links without this file.
 
 Run with ``streamlit run app.py``. Each page is a thin script: widgets, one
 call into ``crackseg``, render.

@@ -46,6 +46,7 @@ from crackseg.image_io import IMAGE_SUFFIXES, load_image  # noqa: E402
 from crackseg.measurement import measure_prediction  # noqa: E402
 from crackseg.model_loading import SHIPPED_MODEL  # noqa: E402
 from crackseg.segmenter import InferenceSettings, Segmenter  # noqa: E402
+from crackseg.system import cpu_model_name  # noqa: E402
 from crackseg.tiling import TiledPredictor  # noqa: E402
 
 DEFAULT_IMAGES = REPO_ROOT.parent / "shared" / "datasets" / "crack-seg" / "test" / "images"
@@ -292,14 +293,7 @@ def bench_tiled(photo: np.ndarray, segmenter: Segmenter, rounds: int) -> dict[st
 
 
 def machine() -> dict[str, Any]:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_model_name()
     import onnxruntime
     import openvino
     import torch

@@ -344,7 +344,11 @@ def _short_model_info(model_info: Mapping[str, Any]) -> dict[str, Any]:
     return info
 
 
-def _downscaled(rgb: np.ndarray, max_side_px: int) -> np.ndarray:
+def downscale_to_fit(rgb: np.ndarray, max_side_px: int) -> np.ndarray:
+    """``rgb`` ``(H, W, 3)`` uint8 shrunk (area interpolation) so its longer side is at most ``max_side_px``.
+
+    Returns the input itself when it already fits, else a new array.
+    """
     height, width = rgb.shape[:2]
     scale = max_side_px / max(height, width)
     if scale >= 1:
@@ -354,7 +358,7 @@ def _downscaled(rgb: np.ndarray, max_side_px: int) -> np.ndarray:
 
 
 def _data_uri_jpeg(rgb: np.ndarray, max_side_px: int) -> str:
-    encoded = base64.b64encode(rgb_to_jpeg_bytes(_downscaled(rgb, max_side_px), quality=88)).decode("ascii")
+    encoded = base64.b64encode(rgb_to_jpeg_bytes(downscale_to_fit(rgb, max_side_px), quality=88)).decode("ascii")
     return f"data:image/jpeg;base64,{encoded}"
 
 

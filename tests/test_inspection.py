@@ -22,8 +22,8 @@ from crackseg.inspection import (
     inspect_payloads,
     inspection_files,
     output_stem,
-    unique_stem,
     settings_record,
+    unique_stem,
 )
 from crackseg.measurement import MeasurementSettings
 from crackseg.prediction import CrackPrediction

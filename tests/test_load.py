@@ -12,8 +12,8 @@ whatever the number of uploads, and hides a leak of the app's own. What the
 app keeps is the Segment page's result cache (``st.cache_data``, one pickled
 416 px image with its masks and measurements per upload, about 1 MB, at most
 128 entries) and each session's current upload and widgets. For at most
-``SESSIONS x MAX_UPLOADS`` = 18 uploads, 100 MB leaves room to spare (17-27 MB
-for 17 uploads here), while a model or segmenter per session, or results kept
+``SESSIONS x MAX_UPLOADS`` = 18 uploads, 100 MB leaves room to spare (17-43 MB
+for 15-17 uploads here), while a model or segmenter per session, or results kept
 per session on top of the shared cache, breaks it.
 
 Run with ``pytest -m browser tests/test_load.py -s`` to see the figures.

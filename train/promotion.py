@@ -15,7 +15,6 @@ Run standalone on a finished (or stopped) run:
 from __future__ import annotations
 
 import argparse
-import platform
 import shutil
 import sys
 import tempfile
@@ -33,6 +32,7 @@ from crackseg.model_card import HISTORY_CSV, STORED_EVALUATION_DIR, load_card, s
 from crackseg.model_loading import MODEL_CARD, SHIPPED_MODEL, file_sha256  # noqa: E402
 from crackseg.runs import read_args_yaml, read_results_csv  # noqa: E402
 from crackseg.segmenter import InferenceSettings, Segmenter  # noqa: E402
+from crackseg.system import cpu_model_name  # noqa: E402
 
 
 @dataclass
@@ -243,15 +243,7 @@ def hardware_description() -> str:
             return f"GPU {torch.cuda.get_device_name(0)}"
     except ImportError:
         pass
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} CPU cores, no GPU"
+    return f"{cpu_model_name()}, {os.cpu_count()} CPU cores, no GPU"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -12,7 +12,6 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-import cv2
 import numpy as np
 import streamlit as st
 
@@ -20,7 +19,13 @@ from crackseg.image_io import IMAGE_SUFFIXES
 from crackseg.inspection import Inspection, InspectionFailure, batch_files, inspection_files, output_stem
 from crackseg.measurement import ImageMeasurement, cracks_table
 from crackseg.model_loading import PROJECT_ROOT
-from crackseg.reporting import CRACK_COLOR_RGB, batch_zip_bytes, draw_overlay, images_summary_table
+from crackseg.reporting import (
+    CRACK_COLOR_RGB,
+    batch_zip_bytes,
+    downscale_to_fit,
+    draw_overlay,
+    images_summary_table,
+)
 
 SAMPLES_DIR = PROJECT_ROOT / "samples" / "images"
 UPLOAD_TYPES = tuple(suffix.lstrip(".") for suffix in (*IMAGE_SUFFIXES, ".zip"))
@@ -89,12 +94,7 @@ def show_failures(failures: Sequence[InspectionFailure]) -> None:
 
 def display_rgb(rgb: np.ndarray, max_side_px: int = DISPLAY_MAX_SIDE_PX) -> np.ndarray:
     """``rgb`` ``(H, W, 3)`` uint8 shrunk (area interpolation) so the longer side fits the screen; a new array."""
-    height, width = rgb.shape[:2]
-    scale = max_side_px / max(height, width)
-    if scale >= 1:
-        return rgb
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+    return downscale_to_fit(rgb, max_side_px)
 
 
 def summary_metrics(measurement: ImageMeasurement) -> None:
