@@ -205,3 +205,13 @@ def test_scratch_training_from_architecture_yaml_runs_offline(tiny_dataset: Path
     assert result.returncode == 0, result.stderr[-2000:]
     best = tmp_path / "scratch" / "weights" / "best.pt"
     assert Segmenter(best, backend="torch").info()["sha256"]
+
+
+def test_wall_time_adds_every_invocation(tmp_path: Path) -> None:
+    from train._common import record_wall_time
+    from train.promotion import recorded_wall_time
+
+    assert recorded_wall_time(tmp_path) is None
+    record_wall_time(tmp_path, 1200.0)
+    record_wall_time(tmp_path, 3600.5)  # a resume
+    assert recorded_wall_time(tmp_path) == pytest.approx(4800.5)

@@ -8,6 +8,7 @@ differ only in where they start and in their learning-rate defaults.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -18,6 +19,7 @@ from crackseg.offline import enforce_offline
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
+WALL_TIME_FILE = "wall_time.json"  # one entry per script invocation (a resumed run has several)
 DEFAULT_DATA = REPO_ROOT.parent / "shared" / "datasets" / "crack-seg" / "data.yaml"
 
 
@@ -145,7 +147,21 @@ def run_ultralytics_training(model_source: Path, args: argparse.Namespace, stage
         if args.lr0 is not None:
             overrides["lr0"] = args.lr0
         YOLO(str(model_source)).train(**overrides)
-    return TrainingRun(run_dir=run_dir, wall_time_s=time.monotonic() - started)
+    wall_time_s = time.monotonic() - started
+    record_wall_time(run_dir, wall_time_s)
+    return TrainingRun(run_dir=run_dir, wall_time_s=wall_time_s)
+
+
+def record_wall_time(run_dir: Path, wall_time_s: float) -> None:
+    """Append this invocation's wall time to the run's ``wall_time.json`` (Ultralytics' clock restarts on resume)."""
+    path = run_dir / WALL_TIME_FILE
+    try:
+        segments = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else []
+    except ValueError:
+        segments = []
+    segments.append({"ended": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "wall_time_s": round(wall_time_s, 1)})
+    run_dir.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(segments, indent=2), encoding="utf-8")
 
 
 def finish_run(run: TrainingRun, args: argparse.Namespace, *, stage: str, start_weights: Path) -> int:

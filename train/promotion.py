@@ -15,6 +15,7 @@ Run standalone on a finished (or stopped) run:
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import sys
 import tempfile
@@ -33,6 +34,7 @@ from crackseg.model_loading import MODEL_CARD, SHIPPED_MODEL, file_sha256  # noq
 from crackseg.runs import read_args_yaml, read_results_csv  # noqa: E402
 from crackseg.segmenter import InferenceSettings, Segmenter  # noqa: E402
 from crackseg.system import cpu_model_name  # noqa: E402
+from train._common import WALL_TIME_FILE  # noqa: E402
 
 
 @dataclass
@@ -169,7 +171,7 @@ def install_model(
             start_sha256=start_sha,
             history=run_history,
             run_args=run_args,
-            wall_time_s=wall_time_s,
+            wall_time_s=recorded_wall_time(run_dir) or wall_time_s,
             valid=valid_report.summary(),
             test=test_report.summary(),
         )
@@ -216,8 +218,8 @@ def stage_entry(
     test: dict[str, Any],
 ) -> dict[str, Any]:
     """One stage of the card: start weights, schedule, hardware, wall time, valid/test metrics."""
-    if "time" in history.columns and history["time"].notna().any():
-        wall_time_s = float(history["time"].dropna().iloc[-1])
+    if wall_time_s is None and "time" in history.columns and history["time"].notna().any():
+        wall_time_s = float(history["time"].dropna().iloc[-1])  # Ultralytics' clock; restarts on resume
     keys = ("epochs", "imgsz", "batch", "optimizer", "lr0", "lrf", "cos_lr", "close_mosaic", "device", "seed")
     return {
         "name": name,
@@ -230,6 +232,15 @@ def stage_entry(
         "valid": valid,
         "test": test,
     }
+
+
+def recorded_wall_time(run_dir: Path) -> float | None:
+    """Seconds of training the scripts recorded for a run (every invocation, resumes included)."""
+    try:
+        segments = json.loads((run_dir / WALL_TIME_FILE).read_text(encoding="utf-8"))
+        return float(sum(float(segment["wall_time_s"]) for segment in segments))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def hardware_description() -> str:
