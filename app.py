@@ -12,8 +12,10 @@ from __future__ import annotations
 import streamlit as st
 
 from crackseg.offline import enforce_offline
+from ui.runtime import limit_malloc_arenas
 
 enforce_offline()
+limit_malloc_arenas()
 st.set_page_config(page_title="CrackSeg", page_icon="🛣️", layout="wide")
 
 PAGES = [
