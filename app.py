@@ -24,6 +24,7 @@ PAGES = [
     st.Page("app_pages/preprocessing.py", title="Preprocessing", icon="🎛️"),
     st.Page("app_pages/training.py", title="Training curves", icon="📈"),
     st.Page("app_pages/evaluation.py", title="Evaluation", icon="🎯"),
+    st.Page("app_pages/dataset.py", title="Dataset", icon="🗂️"),
 ]
 
 navigation = st.navigation(PAGES)

@@ -248,3 +248,49 @@ def f1_confidence_figure(sweep: Mapping[str, Sequence[float]], chosen_conf: floa
     )
     figure.update_yaxes(range=[0, 1.02])
     return _layout(figure, "Scores against confidence threshold", "confidence threshold", "score", height)
+
+
+# --------------------------------------------------------------------------- dataset statistics
+
+
+def distribution_figure(
+    values: Sequence[float] | np.ndarray,
+    *,
+    title: str,
+    x_title: str,
+    y_title: str = "images",
+    discrete: bool = False,
+    bins: int = 30,
+    height: int = 300,
+) -> go.Figure:
+    """Histogram bars of ``values`` (1-D; NaN dropped), binned here with numpy so the counts are testable.
+
+    ``discrete``: one bar per integer ``0..max`` (non-negative integers such as instances per image,
+    zero-count integers shown as empty bars). Otherwise ``bins`` equal-width bins over ``[min, max]``,
+    each bar centred on its bin with ``customdata`` holding ``[left, right]`` edges. No values: no trace,
+    a "no data" note.
+    """
+    array = np.asarray(values, dtype=np.float64).reshape(-1)
+    array = array[~np.isnan(array)]
+    figure = go.Figure()
+    if array.size == 0:
+        figure.add_annotation(text="no data", showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5)
+    elif discrete:
+        if np.any(array < 0) or np.any(array != np.round(array)):
+            raise ValueError("discrete values must be non-negative integers")
+        counts = np.bincount(array.astype(np.int64))
+        figure.add_bar(x=np.arange(counts.size), y=counts, marker_color="#555")
+    else:
+        if bins < 1:
+            raise ValueError(f"bins must be >= 1, got {bins}")
+        counts, edges = np.histogram(array, bins=bins)
+        figure.add_bar(
+            x=(edges[:-1] + edges[1:]) / 2,
+            y=counts,
+            width=np.diff(edges),
+            customdata=np.stack([edges[:-1], edges[1:]], axis=1),
+            hovertemplate="%{customdata[0]:.4g} – %{customdata[1]:.4g}: %{y}<extra></extra>",
+            marker_color="#555",
+        )
+    figure.update_layout(bargap=0.05, hovermode="closest", showlegend=False)
+    return _layout(figure, title, x_title, y_title, height)
