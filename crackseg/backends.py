@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from crackseg.errors import ModelLoadError
-from crackseg.model_loading import file_sha256, load_yolo, verify_weights
+from crackseg.model_loading import PROJECT_ROOT, file_sha256, load_yolo, verify_weights
 from crackseg.offline import enforce_offline
 
 BACKENDS = ("torch", "onnx", "openvino")
@@ -58,7 +58,7 @@ def backend_available(backend: str) -> bool:
 
 
 def user_cache_root() -> Path:
-    """Export cache for weights in a read-only folder: ``$XDG_CACHE_HOME/crackseg/export-cache`` (or ``~/.cache``)."""
+    """Exports of weights outside the project or in a read-only folder: ``$XDG_CACHE_HOME/crackseg/export-cache``."""
     base = os.environ.get(USER_CACHE_ENV_VAR, "").strip()
     return (Path(base) if base else Path.home() / ".cache") / "crackseg" / "export-cache"
 
@@ -66,14 +66,17 @@ def user_cache_root() -> Path:
 def export_cache_dir(weights: Path, sha256: str | None = None) -> Path:
     """Where the exports of ``weights`` live: ``<weights dir>/.export-cache/<stem>-<sha12>/``.
 
-    Falls back to ``user_cache_root()/<stem>-<sha12>/`` when the weights' folder
-    is not writable and holds no cache of these weights yet. ``sha256`` saves
-    hashing the weights again when the caller has it.
+    Only for weights inside this project (``model/``, ``runs/``...): the cache
+    is never written beside weights the operator keeps elsewhere (a shared or
+    read-only folder; root may write where it should not), nor where the
+    folder is not writable. Those use ``user_cache_root()/<stem>-<sha12>/``.
+    ``sha256`` saves hashing the weights again when the caller has it.
     """
     weights = Path(weights)
     key = f"{weights.stem}-{(sha256 or file_sha256(weights))[:12]}"
     beside = weights.parent / CACHE_DIR_NAME / key
-    if beside.is_dir() or _writable(weights.parent):
+    inside_project = weights.resolve().is_relative_to(PROJECT_ROOT)
+    if inside_project and (beside.is_dir() or _writable(weights.parent)):
         return beside
     return user_cache_root() / key
 

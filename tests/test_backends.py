@@ -324,3 +324,17 @@ def test_predict_many_streams_one_image_ahead(segmenters: dict[str, Segmenter], 
     assert [item.name for item in rest] == ["broken.jpg", paths[1].name, paths[2].name]
     assert [item.ok for item in rest] == [False, True, True]
     assert "broken.jpg" in (rest[0].error or "")
+
+
+def test_exports_of_weights_outside_the_project_never_go_beside_them(
+    weights: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An operator's model in a shared folder: root could write there, the cache must not."""
+    elsewhere = tmp_path / "shared-models" / "best.pt"
+    elsewhere.parent.mkdir()
+    shutil.copy2(weights, elsewhere)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    cache = export_cache_dir(elsewhere)
+    assert not cache.is_relative_to(elsewhere.parent)
+    assert cache.is_relative_to(tmp_path / "cache")
+    assert export_cache_dir(SHIPPED_MODEL).parent == SHIPPED_MODEL.parent / ".export-cache"
