@@ -134,7 +134,7 @@ def read_results_csv(source: Path | str | bytes, *, name: str | None = None) -> 
 
 
 def _order_and_number(table: pd.DataFrame) -> pd.DataFrame:
-    """Sort by (stage in first-seen order, epoch), drop repeated epochs, add ``global_epoch`` if absent."""
+    """Sort by (stage in first-seen order, epoch), drop repeated epochs, (re)compute ``global_epoch``."""
     if "stage" in table.columns:
         table["stage"] = table["stage"].fillna("")
         stage_order = {stage: index for index, stage in enumerate(pd.unique(table["stage"]))}
@@ -143,12 +143,9 @@ def _order_and_number(table: pd.DataFrame) -> pd.DataFrame:
     else:
         keys = ["epoch"]
     table = table.drop_duplicates(subset=keys, keep="last")
-    if "global_epoch" in table.columns and table["global_epoch"].notna().all():
-        table = table.sort_values("global_epoch", kind="stable")
-        table["global_epoch"] = table["global_epoch"].astype(int)
-    else:
-        table = table.sort_values(keys, kind="stable")
-        table["global_epoch"] = _global_epochs(table)
+    # Always derived from (stage, epoch): a stored global_epoch may predate stages appended later.
+    table = table.sort_values(keys, kind="stable")
+    table["global_epoch"] = _global_epochs(table)
     return table.drop(columns=["_stage_rank"], errors="ignore").reset_index(drop=True)
 
 

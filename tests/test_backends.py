@@ -229,7 +229,7 @@ def test_broken_cached_export_is_rebuilt(weights: Path, tmp_path: Path) -> None:
     copy = tmp_path / "best.pt"
     shutil.copy2(weights, copy)
     broken = exported_model_path(copy, "onnx")
-    broken.parent.mkdir(parents=True)
+    broken.parent.mkdir(parents=True, exist_ok=True)
     broken.write_bytes(b"not an onnx model")
     _, used, path = open_backend(copy, "onnx")
     assert (used, path) == ("onnx", broken)

@@ -154,7 +154,7 @@ def test_one_epoch_finetune_produces_loadable_weights(tiny_finetune_run: Path) -
     assert prediction.masks.shape[1:] == rgb.shape[:2]
 
 
-def test_promotion_refuses_a_worse_model(tiny_finetune_run: Path, tiny_dataset: Path, tmp_path: Path) -> None:
+def test_promotion_refuses_a_worse_model(tiny_scratch_run: Path, tiny_dataset: Path, tmp_path: Path) -> None:
     model_dir = tmp_path / "model"
     model_dir.mkdir()
     shutil.copy2(REPO / "model" / "best.pt", model_dir / "best.pt")
@@ -162,11 +162,11 @@ def test_promotion_refuses_a_worse_model(tiny_finetune_run: Path, tiny_dataset: 
     (model_dir / "card.json").write_text(json.dumps(card))
     before = (model_dir / "best.pt").read_bytes()
     outcome = evaluate_and_maybe_promote(
-        run_dir=tiny_finetune_run,
+        run_dir=tiny_scratch_run,
         data_yaml=tiny_dataset,
         stage="finetune",
         start_weights=model_dir / "best.pt",
-        imgsz=64,
+        imgsz=416,
         device="cpu",
         wall_time_s=1.0,
         promote=True,
@@ -179,7 +179,10 @@ def test_promotion_refuses_a_worse_model(tiny_finetune_run: Path, tiny_dataset: 
     assert not (model_dir / "results.csv").exists()
 
 
-def test_scratch_training_from_architecture_yaml_runs_offline(tiny_dataset: Path, tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def tiny_scratch_run(tiny_dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real one-epoch training from the architecture YAML (random init) at 64 px: a certainly worse model."""
+    project = tmp_path_factory.mktemp("scratch-runs")
     result = _run_script(
         "train.py",
         "--model",
@@ -197,13 +200,17 @@ def test_scratch_training_from_architecture_yaml_runs_offline(tiny_dataset: Path
         "--cache",
         "none",
         "--project",
-        str(tmp_path),
+        str(project),
         "--name",
         "scratch",
         "--no-evaluate",
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    best = tmp_path / "scratch" / "weights" / "best.pt"
+    return project / "scratch"
+
+
+def test_scratch_training_from_architecture_yaml_runs_offline(tiny_scratch_run: Path) -> None:
+    best = tiny_scratch_run / "weights" / "best.pt"
     assert Segmenter(best, backend="torch").info()["sha256"]
 
 
@@ -215,3 +222,22 @@ def test_wall_time_adds_every_invocation(tmp_path: Path) -> None:
     record_wall_time(tmp_path, 1200.0)
     record_wall_time(tmp_path, 3600.5)  # a resume
     assert recorded_wall_time(tmp_path) == pytest.approx(4800.5)
+
+
+def test_history_appends_stages_in_order_with_continuous_epochs(tmp_path: Path) -> None:
+    import pandas as pd
+
+    from crackseg.runs import read_results_csv, stage_boundaries
+    from train.promotion import append_history
+
+    def run(epochs: int, map50: float) -> pd.DataFrame:
+        return pd.DataFrame({"epoch": range(1, epochs + 1), "metrics/mAP50(M)": [map50] * epochs})
+
+    history = tmp_path / "results.csv"
+    append_history(history, run(10, 0.5), "stage1")
+    append_history(history, run(6, 0.6), "finetune-2")
+    append_history(history, read_results_csv(history).head(3), "finetune-3")  # a table that has global_epoch
+    table = read_results_csv(history)
+    assert list(table["stage"]) == ["stage1"] * 10 + ["finetune-2"] * 6 + ["finetune-3"] * 3
+    assert list(table["global_epoch"]) == list(range(1, 20))
+    assert stage_boundaries(table) == [10.5, 16.5]

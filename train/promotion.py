@@ -195,14 +195,15 @@ def install_model(
 
 def append_history(history_path: Path, run_history: pd.DataFrame, stage_name: str) -> pd.DataFrame:
     """Add a run's epochs to the model's history with a ``stage`` column (one continuous table)."""
-    new_rows = run_history.copy()
+    new_rows = run_history.drop(columns=["global_epoch", "stage"], errors="ignore")
     new_rows.insert(0, "stage", stage_name)
     if history_path.is_file():
         existing = read_results_csv(history_path)
         combined = pd.concat([existing, new_rows], ignore_index=True)
     else:
         combined = new_rows
-    combined.to_csv(history_path, index=False)
+    # global_epoch is derived on reading (stage order, then epoch); it is not stored.
+    combined.drop(columns=["global_epoch"], errors="ignore").to_csv(history_path, index=False)
     return combined
 
 
