@@ -10,100 +10,31 @@ load in a fresh server) and warm. Run with ``pytest -m browser tests/test_browse
 from __future__ import annotations
 
 import os
-import shutil
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from benchmarks.load_test import CHROMIUM_ARGS, app_server, chromium_path
+
 pytestmark = pytest.mark.browser
 
-ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 RESULT_TIMEOUT_MS = 120_000
 COLD_SAMPLE = "2222.rf.bfd72b1a6235ed53983e11289c619b4e.jpg"
 WARM_SAMPLE = "1616.rf.c868709931a671796794fdbb95352c5a.jpg"
 
 
-def chromium_path() -> str | None:
-    """The system Chromium (Debian package ``chromium``), or ``None`` when it is not installed."""
-    found = shutil.which("chromium")
-    if found:
-        return found
-    return "/usr/bin/chromium" if Path("/usr/bin/chromium").is_file() else None
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def wait_until_up(url: str, process: subprocess.Popen, timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"streamlit exited early with code {process.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.5)
-    raise TimeoutError(f"streamlit did not answer {url} within {timeout_s:.0f} s")
-
-
 @pytest.fixture
 def app_url(tmp_path: Path) -> Iterator[str]:
-    """A running ``streamlit run app.py`` on a free port; stopped (then killed if need be) afterwards."""
+    """A running ``streamlit run app.py`` on a free port (torch backend); its log must hold no traceback."""
     if chromium_path() is None:
         if os.environ.get("CRACKSEG_REQUIRE_BROWSER") == "1":  # set by .ci/run: a missing browser is a failure there
             pytest.fail("Chromium is required (CRACKSEG_REQUIRE_BROWSER=1) but not installed")
         pytest.skip("Chromium is not installed (apt-get install chromium)")
-    port = free_port()
-    env = {**os.environ, "CRACKSEG_BACKEND": "torch"}
-    command = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        "app.py",
-        "--server.port",
-        str(port),
-        "--server.address",
-        "127.0.0.1",
-        "--server.headless",
-        "true",
-        "--server.fileWatcherType",
-        "none",
-    ]
     log_path = tmp_path / "streamlit.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            wait_until_up(f"http://127.0.0.1:{port}/_stcore/health", process, timeout_s=90)
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=15)
+    with app_server("torch", log_path, startup_timeout_s=90) as (url, _pid):
+        yield url
     text = log_path.read_text(errors="replace")
     assert "Traceback" not in text, f"the server logged a traceback:\n{text[-3000:]}"
 
