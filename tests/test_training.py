@@ -114,29 +114,17 @@ def tiny_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root / "data.yaml"
 
 
+def _tiny_run(script: str, data: Path, project: Path, name: str, *extra: str) -> subprocess.CompletedProcess:
+    """One epoch at 64 px on ``data``, batch 4, no workers or cache: the fastest real training run."""
+    options = ["--epochs", "1", "--imgsz", "64", "--batch", "4", "--workers", "0", "--cache", "none"]
+    return _run_script(script, "--data", str(data), *options, "--project", str(project), "--name", name, *extra)
+
+
 @pytest.fixture(scope="module")
 def tiny_finetune_run(tiny_dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real one-epoch fine-tune at 64 px on the samples, offline, evaluated at the end."""
     project = tmp_path_factory.mktemp("runs")
-    result = _run_script(
-        "finetune.py",
-        "--data",
-        str(tiny_dataset),
-        "--epochs",
-        "1",
-        "--imgsz",
-        "64",
-        "--batch",
-        "4",
-        "--workers",
-        "0",
-        "--cache",
-        "none",
-        "--project",
-        str(project),
-        "--name",
-        "tiny",
-    )
+    result = _tiny_run("finetune.py", tiny_dataset, project, "tiny")
     assert result.returncode == 0, result.stderr[-2000:]
     assert "not promoted" in result.stdout or "kept the shipped model" in result.stdout
     return project / "tiny"
@@ -183,28 +171,7 @@ def test_promotion_refuses_a_worse_model(tiny_scratch_run: Path, tiny_dataset: P
 def tiny_scratch_run(tiny_dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real one-epoch training from the architecture YAML (random init) at 64 px: a certainly worse model."""
     project = tmp_path_factory.mktemp("scratch-runs")
-    result = _run_script(
-        "train.py",
-        "--model",
-        "yolov8n-seg.yaml",
-        "--data",
-        str(tiny_dataset),
-        "--epochs",
-        "1",
-        "--imgsz",
-        "64",
-        "--batch",
-        "4",
-        "--workers",
-        "0",
-        "--cache",
-        "none",
-        "--project",
-        str(project),
-        "--name",
-        "scratch",
-        "--no-evaluate",
-    )
+    result = _tiny_run("train.py", tiny_dataset, project, "scratch", "--model", "yolov8n-seg.yaml", "--no-evaluate")
     assert result.returncode == 0, result.stderr[-2000:]
     return project / "scratch"
 
