@@ -39,14 +39,33 @@ METRIC_LABELS = {
 
 
 def metrics_table(card: dict[str, Any]) -> pd.DataFrame:
-    """One row per headline metric, ``valid`` and ``test`` columns (fractions, 3 decimals)."""
-    splits = {split: headline_metrics(card, split) for split in ("valid", "test")}
-    keys = [key for key in METRIC_LABELS if any(key in values for values in splits.values())]
+    """One row per headline metric; ``valid`` and ``test`` columns for the PyTorch weights, and
+    ``valid INT8`` / ``test INT8`` for the INT8 model when the card has its scores (3 decimals)."""
+    columns = {split: headline_metrics(card, split) for split in ("valid", "test")}
+    if card.get("int8", {}).get("metrics"):
+        columns |= {f"{split} INT8": headline_metrics(card, split, int8=True) for split in ("valid", "test")}
+    keys = [key for key in METRIC_LABELS if any(key in values for values in columns.values())]
     rows = [
-        {"metric": METRIC_LABELS[key], **{split: _round(values.get(key)) for split, values in splits.items()}}
+        {"metric": METRIC_LABELS[key], **{name: _round(values.get(key)) for name, values in columns.items()}}
         for key in keys
     ]
-    return pd.DataFrame(rows, columns=["metric", "valid", "test"])
+    return pd.DataFrame(rows, columns=["metric", *columns])
+
+
+def int8_summary(card: dict[str, Any]) -> str | None:
+    """One paragraph on the INT8 model: how it was calibrated and its accuracy check; None without one."""
+    int8 = card.get("int8")
+    if not int8:
+        return None
+    calibration, evaluation = int8.get("calibration", {}), int8.get("evaluation", {})
+    fp32_map, int8_map = int8.get("fp32", {}).get("mask_map50"), int8.get("int8", {}).get("mask_map50")
+    verdict = "passed: `auto` runs it" if int8.get("passed") else "failed: `auto` runs OpenVINO FP32 instead"
+    return (
+        f"**INT8 model** (`model/{int8.get('folder', '?')}`, OpenVINO): calibrated on "
+        f"{calibration.get('images', '?')} {calibration.get('split', '?')} images; mask mAP50 on "
+        f"{evaluation.get('split', '?')} FP32 {fp32_map} vs INT8 {int8_map} (limit: "
+        f"{int8.get('max_mask_map50_drop', '?')} below FP32), {verdict}."
+    )
 
 
 def stages_table(card: dict[str, Any]) -> pd.DataFrame:
@@ -89,7 +108,12 @@ def show_model_card(card: dict[str, Any]) -> None:
     st.header("The model")
     weights = default_model_path()
     backend = app_backend()
-    detail = " (the fastest that works here: OpenVINO, then ONNX Runtime, then PyTorch)" if backend == "auto" else ""
+    detail = (
+        " (the fastest that works here: the INT8 OpenVINO model when it passed its accuracy check, "
+        "then OpenVINO FP32, ONNX Runtime, PyTorch)"
+        if backend == "auto"
+        else ""
+    )
     st.markdown(f"In use: `{weights}`, backend **{backend}**{detail}.")
     if weights.resolve() != SHIPPED_MODEL.resolve():
         st.warning("CRACKSEG_MODEL points at another model; the card below describes the shipped model/best.pt.")
@@ -125,6 +149,9 @@ def show_model_card(card: dict[str, Any]) -> None:
         f"{evaluation.get('conf', '?')}; mAP: {evaluation.get('map', 'Ultralytics val')}. "
         "Valid chose the best weights; test was only reported."
     )
+    summary = int8_summary(card)
+    if summary:
+        st.markdown(summary)
 
 
 def show_samples() -> None:

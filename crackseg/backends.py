@@ -1,6 +1,6 @@
-"""Inference backends: PyTorch weights, or their ONNX Runtime / OpenVINO exports.
+"""Inference backends: PyTorch weights, their ONNX Runtime / OpenVINO exports, or the INT8 OpenVINO model.
 
-All three run through Ultralytics' own predictor, so pre- and post-processing
+All of them run through Ultralytics' own predictor, so pre- and post-processing
 (letterbox, NMS, mask decoding) are the same code and the same
 ``CrackPrediction`` comes out. Exports have dynamic input shapes, so Ultralytics
 letterboxes them minimally exactly as it does the PyTorch model, and one export
@@ -10,8 +10,10 @@ Exports are made once, offline, into a cache folder next to the weights
 (``<weights dir>/.export-cache/<stem>-<sha12>/``), keyed by the weights'
 SHA-256 so new weights are re-exported. When that folder cannot be written
 (weights on a read-only share) the cache goes to the user's cache folder
-instead. ``auto`` picks the fastest backend that works here: OpenVINO, then
-ONNX Runtime, then PyTorch; every model is warmed up with one tiny prediction
+instead. ``auto`` picks the fastest backend that works here: the INT8 OpenVINO
+model (only where one was made from these weights and passed its accuracy
+check, see ``crackseg.quantization``), then OpenVINO FP32, ONNX Runtime and
+PyTorch; every model is warmed up with one tiny prediction
 when opened, so a runtime that cannot run here fails at load time (and ``auto``
 falls back) rather than on the first photo.
 """
@@ -27,7 +29,6 @@ import tempfile
 import threading
 import warnings
 from collections.abc import Iterator
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -37,16 +38,18 @@ from crackseg.errors import ModelLoadError
 from crackseg.model_loading import PROJECT_ROOT, file_sha256, load_yolo, verify_weights
 from crackseg.offline import enforce_offline
 
-BACKENDS = ("torch", "onnx", "openvino")
-AUTO_ORDER = ("openvino", "onnx", "torch")
+INT8_BACKEND = "openvino-int8"
+BACKENDS = ("torch", "onnx", "openvino", INT8_BACKEND)
+AUTO_ORDER = (INT8_BACKEND, "openvino", "onnx", "torch")
 EXPORT_IMGSZ = 416
 CACHE_DIR_NAME = ".export-cache"
 USER_CACHE_ENV_VAR = "XDG_CACHE_HOME"
 # Python modules each backend needs to run, and (superset) to be exported; all are in requirements.txt.
-_RUNTIME_MODULES = {"onnx": ("onnxruntime",), "openvino": ("openvino",)}
+_RUNTIME_MODULES = {"onnx": ("onnxruntime",), "openvino": ("openvino",), INT8_BACKEND: ("openvino",)}
 _EXPORT_MODULES = {"onnx": ("onnx", "onnxslim", "onnxruntime"), "openvino": ("openvino",)}
 
 _EXPORT_LOCK = threading.Lock()
+_PRECISION_LOCK = threading.RLock()
 _log = logging.getLogger(__name__)
 
 
@@ -189,42 +192,78 @@ def open_backend(weights: Path, backend: str = "torch", *, device: str = "cpu") 
 
 
 def _open_exported(weights: Path, backend: str, device: str) -> tuple[Any, Path]:
-    """Export if needed, open and warm up; a cached export that will not run is rebuilt once."""
+    """Export if needed, open and warm up; a cached export that will not run is rebuilt once.
+
+    The INT8 model is not made here (it needs a calibration dataset and an
+    accuracy check: ``crackseg.quantization``); it is opened only if it exists,
+    matches these weights and passed its check.
+    """
     if not backend_available(backend):
         raise ModelLoadError(f"backend {backend}: its runtime is not installed (pip install -r requirements.txt)")
+    if backend == INT8_BACKEND:
+        from crackseg.quantization import usable_int8_model
+
+        verify_weights(weights)
+        path = usable_int8_model(weights)
+        return _open_runtime(path, device), path
     path = ensure_export(weights, backend)
     try:
-        return _full_precision(_warm_up(load_yolo_unchecked(path), path, device), path), path
+        return _open_runtime(path, device), path
     except ModelLoadError as error:
         _log.warning("cached %s export %s does not run (%s); exporting again", backend, path, error)
         _remove(path)
     path = ensure_export(weights, backend)
-    return _full_precision(_warm_up(load_yolo_unchecked(path), path, device), path), path
+    return _open_runtime(path, device), path
 
 
-def _full_precision(model: Any, path: Path) -> Any:
-    """Recompile an OpenVINO model for FP32 inference; other backends are returned unchanged.
+def _open_runtime(path: Path, device: str) -> Any:
+    """Open an exported model (FP32 for OpenVINO, see ``openvino_full_precision``) and warm it up."""
+    with openvino_full_precision():
+        return _warm_up(load_yolo_unchecked(path), path, device)
+
+
+@contextlib.contextmanager
+def openvino_full_precision() -> Iterator[None]:
+    """Inside this block, every OpenVINO ``Core`` created compiles for CPU in FP32 (and stays so for recompiles).
 
     On CPUs with BF16 (AVX-512 BF16, AMX) OpenVINO runs FP32 models in BF16 by
     default: faster, but thin crack masks then drift from the PyTorch model's
     (union IoU down to 0.978 on the samples). The product promises the same
-    cracks on every backend, so the precision is pinned to FP32. Ultralytics
-    compiles the model inside its OpenVINO backend; its compile function is
-    rebuilt with the precision hint and the model compiled again, once, here.
+    cracks on every backend, so the precision is pinned to FP32, and so are the
+    floating-point layers of the INT8 model (as fast here, and exact). Ultralytics
+    creates its ``Core`` inside its OpenVINO backend (for prediction and again
+    for its validator); while this block runs, ``openvino.Core`` is a subclass
+    that sets the precision hint as the Core is made, so the compiled model and
+    any recompile use FP32. Blocks are serialised by a lock; outside them
+    ``openvino.Core`` is the library's own.
     """
-    runtime = getattr(getattr(getattr(model, "predictor", None), "model", None), "backend", None)
-    compile_model = getattr(runtime, "compile_model", None)
-    if runtime is None or not hasattr(runtime, "ov_compiled_model") or not isinstance(compile_model, partial):
-        return model
+    if importlib.util.find_spec("openvino") is None:
+        yield
+        return
     import openvino
 
-    config = {**compile_model.keywords.get("config", {}), "INFERENCE_PRECISION_HINT": openvino.Type.f32}
-    runtime.compile_model = partial(compile_model.func, **{**compile_model.keywords, "config": config})
-    xml = next(path.glob("*.xml"), None) if path.is_dir() else None
-    if xml is None:
-        raise ModelLoadError(f"{path}: no OpenVINO model (.xml) in the export")
-    runtime.ov_compiled_model = runtime.compile_model(openvino.Core().read_model(str(xml)))
-    return model
+    original = openvino.Core
+
+    class FullPrecisionCore(original):  # type: ignore[misc, valid-type]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.set_property("CPU", {"INFERENCE_PRECISION_HINT": openvino.Type.f32})
+
+    with _PRECISION_LOCK:
+        openvino.Core = FullPrecisionCore
+        try:
+            yield
+        finally:
+            openvino.Core = original
+
+
+def compiled_precision(model: Any) -> str | None:
+    """The inference precision an Ultralytics model's OpenVINO runtime compiled with (``f32``), None if not OpenVINO."""
+    runtime = getattr(getattr(getattr(model, "predictor", None), "model", None), "backend", None)
+    compiled = getattr(runtime, "ov_compiled_model", None)
+    if compiled is None:
+        return None
+    return str(compiled.get_property("INFERENCE_PRECISION_HINT"))
 
 
 def _warm_up(model: Any, path: Path, device: str) -> Any:

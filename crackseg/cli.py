@@ -1,4 +1,4 @@
-"""Command line: ``python -m crackseg {predict,measure,evaluate,info,export}``.
+"""Command line: ``python -m crackseg {predict,measure,evaluate,info,export,quantize}``.
 
 Every command prints one-line errors (``PATH: reason``) on stderr, never a
 traceback. ``predict`` exits 1 if any input failed, else 0; other commands
@@ -19,7 +19,7 @@ from typing import Any
 
 from crackseg.errors import CrackSegError
 
-BACKEND_CHOICES = ("auto", "torch", "onnx", "openvino")
+BACKEND_CHOICES = ("auto", "torch", "onnx", "openvino", "openvino-int8")  # crackseg.backends.BACKENDS
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -62,6 +62,18 @@ def build_parser() -> argparse.ArgumentParser:
     export = commands.add_parser("export", help="export the model for the ONNX Runtime / OpenVINO backends")
     export.add_argument("--format", choices=("onnx", "openvino", "all"), default="all")
     export.add_argument("--weights", type=Path, default=None, help="weights (default: the operator's model)")
+
+    quantize = commands.add_parser(
+        "quantize", help="make the INT8 OpenVINO model, kept only if its mask mAP50 stays within --max-drop of FP32"
+    )
+    quantize.add_argument("--data", type=Path, required=True, help="YOLO data.yaml (calibration and check splits)")
+    quantize.add_argument("--weights", type=Path, default=None, help="weights (default: the operator's model)")
+    quantize.add_argument("--calibration-split", default="train", help="split to calibrate on (default train)")
+    quantize.add_argument("--calibration-images", type=int, default=300, help="images to calibrate on")
+    quantize.add_argument("--split", default="val", help="split the accuracy is checked on (default val)")
+    quantize.add_argument("--max-drop", type=float, default=0.01, help="largest mask mAP50 loss accepted")
+    quantize.add_argument("--imgsz", type=int, default=416, help="model input size (px)")
+    quantize.add_argument("--json", action="store_true", help="print the record as JSON")
     return parser
 
 
@@ -289,12 +301,59 @@ def command_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_quantize(args: argparse.Namespace) -> int:
+    """Exit 0 when the INT8 model passed and was installed, 1 when it failed the accuracy check."""
+    from crackseg.model_loading import MODEL_CARD, SHIPPED_MODEL, default_model_path
+    from crackseg.quantization import build_int8_model, int8_model_dir, refresh_int8_model
+
+    weights = Path(args.weights or default_model_path())
+
+    def say(message: str) -> None:
+        print(message, file=sys.stderr)
+
+    with _library_output_to_stderr():
+        if weights.resolve() == SHIPPED_MODEL.resolve() and (args.split, args.calibration_split) == ("val", "train"):
+            # the shipped model: its card records the INT8 model and its scores (checked on val, as the card is)
+            record = refresh_int8_model(
+                weights,
+                args.data,
+                imgsz=args.imgsz,
+                calibration_count=args.calibration_images,
+                max_drop=args.max_drop,
+                card_path=MODEL_CARD,
+                progress=say,
+            )
+        else:
+            record = build_int8_model(
+                weights,
+                args.data,
+                calibration_split=args.calibration_split,
+                calibration_count=args.calibration_images,
+                evaluation_split=args.split,
+                imgsz=args.imgsz,
+                max_drop=args.max_drop,
+                progress=say,
+            )
+    if args.json:
+        print(json.dumps(record.to_dict(), indent=2))
+    else:
+        split = record.evaluation["split"]
+        print(
+            f"mask mAP50 on {split}: FP32 {record.fp32['mask_map50']:.4f}, INT8 {record.int8['mask_map50']:.4f} "
+            f"(drop {record.mask_map50_drop:+.4f}, limit {record.max_mask_map50_drop})"
+        )
+        verdict = f"installed -> {int8_model_dir(weights)}" if record.passed else "NOT installed (failed the check)"
+        print(f"INT8 model {verdict}")
+    return 0 if record.passed else 1
+
+
 COMMANDS = {
     "predict": command_predict,
     "measure": command_measure,
     "evaluate": command_evaluate,
     "info": command_info,
     "export": command_export,
+    "quantize": command_quantize,
 }
 
 

@@ -354,17 +354,30 @@ def evaluate_yolo_split(
 def ultralytics_map(
     segmenter: Segmenter, dataset: YoloDataset | Path | str, split: str, imgsz: int
 ) -> dict[str, float]:
-    """Ultralytics' own validator (conf 0.001, NMS IoU 0.7) on a split: box and mask mAP.
+    """Ultralytics' own validator (conf 0.001, NMS IoU 0.7) on a split, for a segmenter's model: box and mask mAP.
 
-    ``dataset`` is a ``YoloDataset`` or the path of its data.yaml.
+    ``dataset`` is a ``YoloDataset`` or the path of its data.yaml. Holds the
+    segmenter's lock: the validator drives the same Ultralytics model object.
+    """
+    with segmenter._lock:
+        return validate_model(segmenter._model, dataset, split, imgsz, device=segmenter.device)
+
+
+def validate_model(
+    model: Any, dataset: YoloDataset | Path | str, split: str, imgsz: int, *, device: str = "cpu"
+) -> dict[str, float]:
+    """Ultralytics' validator on a split for an Ultralytics ``YOLO`` model (any backend): box and mask mAP.
 
     Ultralytics resolves a relative ``path:`` against the working directory, not
     the data.yaml's folder as ``YoloDataset`` does; so it gets a temporary
     data.yaml whose splits are the absolute folder this evaluation read, and
     both sets of numbers always describe the same images. Runs in a temporary
-    project folder so nothing is written beside the code.
+    project folder so nothing is written beside the code. OpenVINO models are
+    validated in FP32, the precision crackseg runs them in.
     """
     from ultralytics.utils import LOGGER
+
+    from crackseg.backends import openvino_full_precision
 
     if not isinstance(dataset, YoloDataset):
         dataset = YoloDataset.from_yaml(dataset)
@@ -374,21 +387,21 @@ def ultralytics_map(
     try:
         with (
             tempfile.TemporaryDirectory(prefix="crackseg-val-") as workdir,
-            segmenter._lock,
             contextlib.redirect_stdout(sys.stderr),
+            openvino_full_precision(),
         ):
             resolved_yaml = Path(workdir) / "data.yaml"
             resolved = {"path": str(dataset.root), "names": dataset.class_names}
             resolved |= {key: str(images_dir) for key in ("train", "val", "test")}
             resolved_yaml.write_text(yaml.safe_dump(resolved), encoding="utf-8")
-            metrics = segmenter._model.val(
+            metrics = model.val(
                 data=str(resolved_yaml),
                 split="val",
                 imgsz=imgsz,
                 batch=16,
                 conf=0.001,
                 iou=0.7,
-                device=segmenter.device,
+                device=device,
                 plots=False,
                 save_json=False,
                 project=workdir,

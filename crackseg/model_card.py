@@ -33,9 +33,14 @@ def save_card(card: dict[str, Any], path: Path = MODEL_CARD) -> Path:
     return path
 
 
-def headline_metrics(card: dict[str, Any], split: str) -> dict[str, Any]:
-    """The metrics the card records for ``split`` (``valid`` or ``test``), flattened for display."""
-    metrics = card.get("metrics", {}).get(split, {})
+def headline_metrics(card: dict[str, Any], split: str, *, int8: bool = False) -> dict[str, Any]:
+    """The metrics the card records for ``split`` (``valid`` or ``test``), flattened for display.
+
+    ``int8=True`` reads the INT8 model's scores (the card's ``int8`` section,
+    written by ``crackseg.quantization``) instead of the PyTorch weights'.
+    """
+    source = card.get("int8", {}) if int8 else card
+    metrics = source.get("metrics", {}).get(split, {})
     flat: dict[str, Any] = {}
     for key in ("mask_map50", "mask_map50_95", "box_map50", "box_map50_95", "ods", "ois"):
         if key in metrics:

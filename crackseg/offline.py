@@ -1,11 +1,12 @@
-"""Keep Ultralytics off the network: no hub downloads, no telemetry, no settings sync.
+"""Keep Ultralytics and OpenVINO off the network: no hub downloads, no telemetry, no settings sync.
 
-Called before any Ultralytics import that could reach out. Setting the
-environment is idempotent and cheap, so every entry point calls it.
+Called before any Ultralytics, OpenVINO conversion or NNCF import that could
+reach out. It is idempotent and cheap, so every entry point calls it.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import tempfile
 from pathlib import Path
@@ -24,7 +25,46 @@ def enforce_offline() -> None:
         config_dir = Path(tempfile.gettempdir()) / "crackseg-ultralytics"
         config_dir.mkdir(parents=True, exist_ok=True)
         os.environ["YOLO_CONFIG_DIR"] = str(config_dir)
+    disable_openvino_telemetry()
     from ultralytics.utils import SETTINGS
 
     if SETTINGS.get("sync", False):
         SETTINGS.update({"sync": False})
+
+
+def disable_openvino_telemetry() -> None:
+    """Make OpenVINO's model converter and NNCF never send telemetry, nor write a client-ID file.
+
+    Both call ``openvino_telemetry.Telemetry`` with ``enable_opt_in_dialog=False``,
+    which sends usage events unless the user ran OpenVINO's opt-out tool (there
+    is no environment switch outside CI). Here the class's ``init`` is replaced,
+    for this process only, by one that records no consent: every ``send_*``
+    method then returns without sending, and nothing is written under the home
+    folder. The user's own opt-in/opt-out file is neither read nor changed.
+    """
+    if importlib.util.find_spec("openvino_telemetry") is None:
+        return
+    import openvino_telemetry
+    from openvino_telemetry.backend.backend import BackendRegistry
+    from openvino_telemetry.utils.sender import TelemetrySender
+
+    telemetry_class = openvino_telemetry.Telemetry
+    if getattr(telemetry_class, "_crackseg_no_consent", False):
+        return
+
+    def init_without_consent(
+        self: object,
+        app_name: str | None = None,
+        app_version: str | None = None,
+        tid: str | None = None,
+        backend: str | None = "ga",
+        *args: object,
+        **kwargs: object,
+    ) -> None:
+        self.consent = False  # type: ignore[attr-defined]
+        self.tid = tid  # type: ignore[attr-defined]
+        self.backend = BackendRegistry.get_backend(backend)(tid, app_name, app_version)  # type: ignore[attr-defined]
+        self.sender = TelemetrySender()  # type: ignore[attr-defined]
+
+    telemetry_class.init = init_without_consent
+    telemetry_class._crackseg_no_consent = True

@@ -109,8 +109,8 @@ class Segmenter:
     """A crack segmentation model on the CPU (or a given device), thread-safe.
 
     ``weights`` defaults to the operator's model (``$CRACKSEG_MODEL`` or the
-    shipped ``model/best.pt``). ``backend`` is ``torch``, ``onnx``, ``openvino``
-    or ``auto`` (the fastest available, exporting on first use; see
+    shipped ``model/best.pt``). ``backend`` is ``torch``, ``onnx``, ``openvino``,
+    ``openvino-int8`` or ``auto`` (the fastest available, exporting on first use; see
     ``crackseg.backends``); ``self.backend`` is the one in use. The model is
     warmed up on ``device`` when opened, so a runtime that cannot run raises
     ``ModelLoadError`` here rather than on the first image.

@@ -69,3 +69,14 @@ def test_a_sample_button_opens_it_on_the_segment_page():
     assert not at.exception
     assert at.session_state["segment_samples"] == [first_sample]
     assert any(frame.value.columns.tolist()[:2] == ["id", "length (px)"] for frame in at.dataframe)
+
+
+def test_int8_scores_and_its_accuracy_check_are_shown():
+    at = home()
+    scores = table_with(at, "metric").set_index("metric")
+    int8 = CARD["int8"]
+    assert scores.loc["mask mAP50", "valid INT8"] == pytest.approx(int8["metrics"]["valid"]["mask_map50"], abs=5e-4)
+    assert scores.loc["pixel F1", "test INT8"] == pytest.approx(int8["metrics"]["test"]["pixel"]["f1"], abs=5e-4)
+    text = " ".join(block.value for block in at.markdown)
+    assert f"FP32 {int8['fp32']['mask_map50']} vs INT8 {int8['int8']['mask_map50']}" in text
+    assert "passed" in text

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from crackseg import backends
+from crackseg import backends, quantization
 from crackseg.backends import ensure_export, export_cache_dir, exported_model_path, open_backend
 from crackseg.errors import ModelLoadError
 from crackseg.image_io import load_image
@@ -274,7 +274,11 @@ def test_auto_falls_back_to_torch_when_exports_fail(weights: Path, monkeypatch: 
     def failing_export(path: Path, backend: str, **kwargs: object) -> Path:
         raise ModelLoadError(f"{path}: {backend} export failed (simulated)")
 
+    def no_int8_model(path: Path, sha256: str | None = None) -> Path:
+        raise ModelLoadError(f"{path}: no INT8 model (simulated)")
+
     monkeypatch.setattr(backends, "ensure_export", failing_export)
+    monkeypatch.setattr(quantization, "usable_int8_model", no_int8_model)
     assert Segmenter(weights, backend="auto").backend == "torch"
     with pytest.raises(ModelLoadError, match="simulated"):
         Segmenter(weights, backend="openvino")
@@ -338,3 +342,11 @@ def test_exports_of_weights_outside_the_project_never_go_beside_them(
     assert not cache.is_relative_to(elsewhere.parent)
     assert cache.is_relative_to(tmp_path / "cache")
     assert export_cache_dir(SHIPPED_MODEL).parent == SHIPPED_MODEL.parent / ".export-cache"
+
+
+def test_openvino_runs_in_fp32_even_where_the_cpu_has_bf16(segmenters: dict[str, Segmenter]) -> None:
+    """OpenVINO would pick BF16 on AVX-512 BF16 / AMX CPUs; crackseg pins FP32 so the backends agree."""
+    from crackseg.backends import compiled_precision
+
+    assert "float32" in str(compiled_precision(segmenters["openvino"]._model)).lower()
+    assert compiled_precision(segmenters["onnx"]._model) is None

@@ -391,3 +391,10 @@ def test_measure_reads_zero_one_masks(tmp_path: Path, capfd: pytest.CaptureFixtu
     assert code == 0
     [crack] = json.loads(out)["cracks"]
     assert crack["area_px"] == 400 and crack["crack_type"] == "transverse"
+
+
+def test_cli_backend_choices_are_the_segmenter_backends() -> None:
+    from crackseg.backends import BACKENDS
+    from crackseg.cli import BACKEND_CHOICES
+
+    assert BACKEND_CHOICES == ("auto", *BACKENDS)

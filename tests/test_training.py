@@ -208,3 +208,39 @@ def test_history_appends_stages_in_order_with_continuous_epochs(tmp_path: Path) 
     assert list(table["stage"]) == ["stage1"] * 10 + ["finetune-2"] * 6 + ["finetune-3"] * 3
     assert list(table["global_epoch"]) == list(range(1, 20))
     assert stage_boundaries(table) == [10.5, 16.5]
+
+
+def test_promoted_weights_are_quantized_and_the_card_records_it(
+    tiny_dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a promotion the INT8 model is rebuilt from the new weights, and the card says how it measured."""
+    import json
+
+    from crackseg import quantization
+    from crackseg.model_loading import SHIPPED_MODEL
+    from train.promotion import refresh_int8_after_promotion
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # the INT8 model of this copy lands here
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    shutil.copy2(SHIPPED_MODEL, model_dir / "best.pt")
+    (model_dir / "card.json").write_text(json.dumps({"name": "test card"}))
+    line = refresh_int8_after_promotion(model_dir / "best.pt", tiny_dataset, 416, model_dir / "card.json")
+    card = json.loads((model_dir / "card.json").read_text())
+    section = card["int8"]
+    assert card["name"] == "test card"  # the rest of the card is kept
+    assert section["calibration"]["images"] == 8 and section["evaluation"]["split"] == "val"
+    assert f"FP32 {section['fp32']['mask_map50']:.4f}" in line and f"INT8 {section['int8']['mask_map50']:.4f}" in line
+    installed = quantization.int8_model_dir(model_dir / "best.pt")
+    if section["passed"]:
+        assert line.startswith("INT8 model installed") and installed.is_dir()
+        assert set(section["metrics"]) == {"valid", "test"}
+    else:
+        assert "NOT installed" in line and not installed.exists()
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise quantization.QuantizationError("nncf exploded")
+
+    monkeypatch.setattr(quantization, "build_int8_model", broken)
+    line = refresh_int8_after_promotion(model_dir / "best.pt", tiny_dataset, 416, model_dir / "card.json")
+    assert line == "INT8 model not made (nncf exploded); auto uses FP32 OpenVINO"

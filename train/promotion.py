@@ -5,7 +5,10 @@ higher); the test split is evaluated and reported, never used to choose.
 A promotion writes, in ``model/``: ``best.pt`` (optimizer state stripped),
 ``results.csv`` (the full history with a ``stage`` column: every stage so far
 plus this run), ``evaluation/test/`` (the stored test report the app shows)
-and ``card.json`` (a new stage entry, metrics and the weights' SHA-256).
+and ``card.json`` (a new stage entry, metrics and the weights' SHA-256). The
+promoted weights are then quantized to INT8 (``crackseg.quantization``): the
+model ``auto`` runs, installed only if its mask mAP50 on valid stays within
+0.01 of FP32, and recorded in the card's ``int8`` section.
 
 Run standalone on a finished (or stopped) run:
 
@@ -47,6 +50,7 @@ class PromotionOutcome:
     better: bool
     promoted: bool
     reasons: list[str] = field(default_factory=list)
+    int8: str | None = None  # how quantizing the promoted weights went (promotion only)
 
     def summary(self) -> str:
         """Before/after table as text, for the log."""
@@ -66,7 +70,7 @@ class PromotionOutcome:
             if self.promoted
             else ("better, not promoted (no --promote)" if self.better else "not better: kept the shipped model")
         )
-        return "\n".join([*lines, verdict, *self.reasons])
+        return "\n".join([*lines, verdict, *self.reasons, *([self.int8] if self.int8 else [])])
 
 
 def is_better(candidate: dict[str, Any], shipped: dict[str, Any]) -> tuple[bool, list[str]]:
@@ -140,7 +144,31 @@ def evaluate_and_maybe_promote(
                 model_dir=model_dir,
             )
             outcome.promoted = True
+            outcome.int8 = refresh_int8_after_promotion(
+                model_dir / "best.pt", data_yaml, imgsz, model_dir / MODEL_CARD.name
+            )
     return outcome
+
+
+def refresh_int8_after_promotion(weights: Path, data_yaml: Path, imgsz: int, card_path: Path) -> str:
+    """Quantize newly promoted weights (the old INT8 model was made from the old ones); one line saying how it went.
+
+    The INT8 model is installed and recorded in the card only if it passes its
+    accuracy check. Any failure leaves the promotion in place: ``auto`` then
+    uses the FP32 OpenVINO export until ``python -m crackseg quantize`` succeeds.
+    """
+    from crackseg.errors import CrackSegError
+    from crackseg.quantization import refresh_int8_model
+
+    try:
+        record = refresh_int8_model(weights, data_yaml, imgsz=imgsz, card_path=card_path)
+    except (CrackSegError, ImportError, OSError, RuntimeError) as error:
+        return f"INT8 model not made ({error}); auto uses FP32 OpenVINO"
+    verdict = "installed" if record.passed else "NOT installed, auto uses FP32 OpenVINO"
+    return (
+        f"INT8 model {verdict}: mask mAP50 on {record.evaluation['split']} FP32 {record.fp32['mask_map50']:.4f}, "
+        f"INT8 {record.int8['mask_map50']:.4f} (drop {record.mask_map50_drop:+.4f}, limit {record.max_mask_map50_drop})"
+    )
 
 
 def install_model(
