@@ -161,8 +161,11 @@ def model_inputs(paths: Sequence[Path], imgsz: int) -> Iterator[np.ndarray]:
 def quantize_openvino(fp32_xml: Path, calibration: Sequence[Path], imgsz: int, output_dir: Path) -> Path:
     """Quantize an FP32 OpenVINO IR to INT8 with NNCF into ``output_dir``; returns the new ``.xml``.
 
-    Activations and weights of convolutions become INT8, except the layers in
-    ``FLOAT_SCOPE_PATTERNS`` and the head's decoding, which stay floating point.
+    Activations and weights of convolutions become INT8 (symmetric, NNCF's
+    PERFORMANCE preset), except the layers in ``FLOAT_SCOPE_PATTERNS`` and the
+    head's decoding, which stay floating point. On crack-seg valid (300 train
+    images for calibration) the MIXED preset (asymmetric activations) measured
+    mask mAP50 0.5896 at 11.4 ms per 416 px image, PERFORMANCE 0.5991 at 10.8 ms.
     """
     enforce_offline()  # before nncf's import: it starts OpenVINO telemetry
     try:
@@ -180,7 +183,7 @@ def quantize_openvino(fp32_xml: Path, calibration: Sequence[Path], imgsz: int, o
     quantized = nncf.quantize(
         model,
         nncf.Dataset(inputs),
-        preset=nncf.QuantizationPreset.MIXED,
+        preset=nncf.QuantizationPreset.PERFORMANCE,  # symmetric: ~5% faster here than MIXED, mAP as good
         subset_size=len(inputs),
         ignored_scope=ignored,
     )
