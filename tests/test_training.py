@@ -244,3 +244,23 @@ def test_promoted_weights_are_quantized_and_the_card_records_it(
     monkeypatch.setattr(quantization, "build_int8_model", broken)
     line = refresh_int8_after_promotion(model_dir / "best.pt", tiny_dataset, 416, model_dir / "card.json")
     assert line == "INT8 model not made (nncf exploded); auto uses FP32 OpenVINO"
+
+
+def test_threads_option_survives_ultralytics_device_selection() -> None:
+    """Ultralytics sets torch to cpu_count - 1 threads when the trainer picks its device; --threads is re-applied
+    when training starts."""
+    import torch
+    from ultralytics import YOLO
+    from ultralytics.utils.torch_utils import select_device
+
+    from train._common import with_threads
+
+    previous = torch.get_num_threads()
+    try:
+        model = with_threads(YOLO(str(REPO / "model" / "best.pt")), 3)
+        select_device("cpu")  # what the trainer does: threads drop to cpu_count - 1
+        for callback in model.callbacks["on_train_start"]:
+            callback(None)
+        assert torch.get_num_threads() == 3
+    finally:
+        torch.set_num_threads(previous)

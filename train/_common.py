@@ -14,6 +14,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from crackseg.offline import enforce_offline
 
@@ -105,10 +106,6 @@ def run_ultralytics_training(model_source: Path, args: argparse.Namespace, stage
     """
     os.environ["YOLO_VERBOSE"] = "True"  # Ultralytics' own per-epoch progress display
     enforce_offline()
-    if args.threads > 0:
-        import torch
-
-        torch.set_num_threads(args.threads)
     from ultralytics import YOLO
 
     name = args.name or f"{stage_defaults['stage']}-{time.strftime('%Y%m%d-%H%M%S')}"
@@ -118,7 +115,7 @@ def run_ultralytics_training(model_source: Path, args: argparse.Namespace, stage
         last = run_dir / "weights" / "last.pt"
         if not last.is_file():
             raise TrainingSetupError(f"{last}: nothing to resume (no last.pt)")
-        YOLO(str(last)).train(resume=True)
+        with_threads(YOLO(str(last)), args.threads).train(resume=True)
     else:
         overrides = {
             "data": str(check_data_yaml(args.data)),
@@ -146,10 +143,24 @@ def run_ultralytics_training(model_source: Path, args: argparse.Namespace, stage
                 overrides[key] = value
         if args.lr0 is not None:
             overrides["lr0"] = args.lr0
-        YOLO(str(model_source)).train(**overrides)
+        with_threads(YOLO(str(model_source)), args.threads).train(**overrides)
     wall_time_s = time.monotonic() - started
     record_wall_time(run_dir, wall_time_s)
     return TrainingRun(run_dir=run_dir, wall_time_s=wall_time_s)
+
+
+def with_threads(model: Any, threads: int) -> Any:
+    """Make ``--threads`` stick: Ultralytics' trainer resets torch to ``cpu_count - 1`` threads when it picks the
+    device (one thread on a 2-core machine), so the count is set again when training starts."""
+    if threads > 0:
+
+        def set_threads(trainer: Any) -> None:
+            import torch
+
+            torch.set_num_threads(threads)
+
+        model.add_callback("on_train_start", set_threads)
+    return model
 
 
 def record_wall_time(run_dir: Path, wall_time_s: float) -> None:
