@@ -100,12 +100,14 @@ def int8_model_dir(weights: Path) -> Path:
 
 
 def load_record(model_dir: Path) -> QuantizationRecord | None:
-    """The ``quantization.json`` of an INT8 model folder, or None if missing or unreadable."""
+    """The ``quantization.json`` of an INT8 model folder, or None if missing, unreadable or malformed."""
     try:
         values = json.loads((Path(model_dir) / RECORD_NAME).read_text(encoding="utf-8"))
-        return QuantizationRecord.from_dict(values)
-    except (OSError, ValueError, TypeError):
+        record = QuantizationRecord.from_dict(values)
+        float(record.fp32["mask_map50"]), float(record.int8["mask_map50"])  # the gate's numbers must be there
+    except (OSError, ValueError, TypeError, AttributeError, KeyError):
         return None
+    return record
 
 
 def usable_int8_model(weights: Path, sha256: str | None = None) -> Path:
@@ -120,7 +122,7 @@ def usable_int8_model(weights: Path, sha256: str | None = None) -> Path:
     record = load_record(model_dir)
     hint = "make one with `python -m crackseg quantize --data DATA.yaml`"
     if record is None:
-        raise ModelLoadError(f"{weights}: no INT8 model ({model_dir.name}/{RECORD_NAME} missing); {hint}")
+        raise ModelLoadError(f"{weights}: no INT8 model ({model_dir.name}/{RECORD_NAME} missing or unreadable); {hint}")
     if record.source_sha256 != (sha256 or file_sha256(weights)):
         raise ModelLoadError(f"{model_dir}: made from other weights than {weights.name}; {hint}")
     if not record.passed:

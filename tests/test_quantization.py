@@ -192,7 +192,7 @@ def test_auto_uses_the_int8_model_when_it_is_usable(int8_weights: Path) -> None:
     assert segmenter.model_file == int8_model_dir(int8_weights)
 
 
-@pytest.mark.parametrize("damage", ["blob changed", "other weights", "failed check", "no record"])
+@pytest.mark.parametrize("damage", ["blob changed", "other weights", "failed check", "no record", "garbled record"])
 def test_an_int8_model_that_is_not_trustworthy_is_refused_and_auto_falls_back(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, damage: str
 ) -> None:
@@ -224,6 +224,8 @@ def test_an_int8_model_that_is_not_trustworthy_is_refused_and_auto_falls_back(
     record_path.write_text(json.dumps(record), encoding="utf-8")
     if damage == "no record":
         record_path.unlink()
+    elif damage == "garbled record":
+        record_path.write_text(json.dumps([record]), encoding="utf-8")  # valid JSON, wrong shape
     with pytest.raises(ModelLoadError, match=expected):
         usable_int8_model(weights)
     with pytest.raises(ModelLoadError, match=expected):
