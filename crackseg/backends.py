@@ -240,6 +240,7 @@ def openvino_full_precision() -> Iterator[None]:
     if importlib.util.find_spec("openvino") is None:
         yield
         return
+    enforce_offline()  # before the first ``import openvino``: that import alone would start its telemetry
     import openvino
 
     original = openvino.Core

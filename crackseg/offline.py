@@ -33,9 +33,10 @@ def enforce_offline() -> None:
 
 
 def disable_openvino_telemetry() -> None:
-    """Make OpenVINO's model converter and NNCF never send telemetry, nor write a client-ID file.
+    """Make OpenVINO and NNCF never send telemetry, nor write a client-ID file.
 
-    Both call ``openvino_telemetry.Telemetry`` with ``enable_opt_in_dialog=False``,
+    ``import openvino`` (through its model converter) and NNCF both call
+    ``openvino_telemetry.Telemetry`` with ``enable_opt_in_dialog=False``,
     which sends usage events unless the user ran OpenVINO's opt-out tool (there
     is no environment switch outside CI). Here the class's ``init`` is replaced,
     for this process only, by one that records no consent: every ``send_*``
