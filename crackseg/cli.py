@@ -304,44 +304,32 @@ def command_export(args: argparse.Namespace) -> int:
 def command_quantize(args: argparse.Namespace) -> int:
     """Exit 0 when the INT8 model passed and was installed, 1 when it failed the accuracy check."""
     from crackseg.model_loading import MODEL_CARD, SHIPPED_MODEL, default_model_path
-    from crackseg.quantization import build_int8_model, int8_model_dir, refresh_int8_model
+    from crackseg.quantization import int8_model_dir, refresh_int8_model
 
     weights = Path(args.weights or default_model_path())
+    # the shipped model's card records its INT8 model and scores (checked on val, like the rest of the card)
+    default_splits = (args.calibration_split, args.split) == ("train", "val")
+    records_card = default_splits and weights.resolve() == SHIPPED_MODEL.resolve()
 
     def say(message: str) -> None:
         print(message, file=sys.stderr)
 
     with _library_output_to_stderr():
-        if weights.resolve() == SHIPPED_MODEL.resolve() and (args.split, args.calibration_split) == ("val", "train"):
-            # the shipped model: its card records the INT8 model and its scores (checked on val, as the card is)
-            record = refresh_int8_model(
-                weights,
-                args.data,
-                imgsz=args.imgsz,
-                calibration_count=args.calibration_images,
-                max_drop=args.max_drop,
-                card_path=MODEL_CARD,
-                progress=say,
-            )
-        else:
-            record = build_int8_model(
-                weights,
-                args.data,
-                calibration_split=args.calibration_split,
-                calibration_count=args.calibration_images,
-                evaluation_split=args.split,
-                imgsz=args.imgsz,
-                max_drop=args.max_drop,
-                progress=say,
-            )
+        record = refresh_int8_model(
+            weights,
+            args.data,
+            imgsz=args.imgsz,
+            calibration_split=args.calibration_split,
+            calibration_count=args.calibration_images,
+            evaluation_split=args.split,
+            max_drop=args.max_drop,
+            card_path=MODEL_CARD if records_card else None,
+            progress=say,
+        )
     if args.json:
         print(json.dumps(record.to_dict(), indent=2))
     else:
-        split = record.evaluation["split"]
-        print(
-            f"mask mAP50 on {split}: FP32 {record.fp32['mask_map50']:.4f}, INT8 {record.int8['mask_map50']:.4f} "
-            f"(drop {record.mask_map50_drop:+.4f}, limit {record.max_mask_map50_drop})"
-        )
+        print(record.gate_summary())
         verdict = f"installed -> {int8_model_dir(weights)}" if record.passed else "NOT installed (failed the check)"
         print(f"INT8 model {verdict}")
     return 0 if record.passed else 1

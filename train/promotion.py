@@ -165,10 +165,7 @@ def refresh_int8_after_promotion(weights: Path, data_yaml: Path, imgsz: int, car
     except (CrackSegError, ImportError, OSError, RuntimeError) as error:
         return f"INT8 model not made ({error}); auto uses FP32 OpenVINO"
     verdict = "installed" if record.passed else "NOT installed, auto uses FP32 OpenVINO"
-    return (
-        f"INT8 model {verdict}: mask mAP50 on {record.evaluation['split']} FP32 {record.fp32['mask_map50']:.4f}, "
-        f"INT8 {record.int8['mask_map50']:.4f} (drop {record.mask_map50_drop:+.4f}, limit {record.max_mask_map50_drop})"
-    )
+    return f"INT8 model {verdict}: {record.gate_summary()}"
 
 
 def install_model(
