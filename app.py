@@ -11,20 +11,20 @@ from __future__ import annotations
 
 import streamlit as st
 
-from crackseg.offline import enforce_offline
+from crackseg.core.offline import enforce_offline
 from ui.runtime import limit_malloc_arenas
 
 enforce_offline()
 limit_malloc_arenas()
-st.set_page_config(page_title="CrackSeg", page_icon="🛣️", layout="wide")
+st.set_page_config(page_title="CrackSeg", page_icon=":material/road:", layout="wide")
 
 PAGES = [
-    st.Page("app_pages/home.py", title="Home", icon="🏠", default=True),
-    st.Page("app_pages/segment.py", title="Segment", icon="🔍"),
-    st.Page("app_pages/preprocessing.py", title="Preprocessing", icon="🎛️"),
-    st.Page("app_pages/training.py", title="Training curves", icon="📈"),
-    st.Page("app_pages/evaluation.py", title="Evaluation", icon="🎯"),
-    st.Page("app_pages/dataset.py", title="Dataset", icon="🗂️"),
+    st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True),
+    st.Page("app_pages/segment.py", title="Segment", icon=":material/image_search:"),
+    st.Page("app_pages/preprocessing.py", title="Preprocessing", icon=":material/tune:"),
+    st.Page("app_pages/training.py", title="Training curves", icon=":material/show_chart:"),
+    st.Page("app_pages/evaluation.py", title="Evaluation", icon=":material/fact_check:"),
+    st.Page("app_pages/dataset.py", title="Dataset", icon=":material/dataset:"),
 ]
 
 navigation = st.navigation(PAGES)

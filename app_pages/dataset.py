@@ -3,7 +3,7 @@
 The data is the shipped samples by default, or a YOLO ``data.yaml`` split or
 image + mask folders inside the folders the operator allows
 (``$CRACKSEG_DATA_DIRS``). Nothing here runs the model: the statistics are
-those of the ground truth, measured by ``crackseg.dataset_stats``.
+those of the ground truth, measured by ``crackseg.evaluation.dataset_stats``.
 """
 
 from __future__ import annotations
@@ -13,14 +13,14 @@ import math
 import numpy as np
 import streamlit as st
 
-from crackseg.dataset_stats import DatasetStats, dataset_statistics, select_images
-from crackseg.datasets import LabelledImage
-from crackseg.errors import CrackSegError
-from crackseg.paths import LabelledData, open_labelled_data
-from crackseg.plots import distribution_figure
-from crackseg.prediction import CrackPrediction
-from crackseg.reporting import downscale_to_fit, draw_overlay
+from crackseg.core.errors import CrackSegError
+from crackseg.datasets.labelled import LabelledImage
+from crackseg.datasets.opening import LabelledData, open_labelled_data
+from crackseg.evaluation.dataset_stats import DatasetStats, dataset_statistics, select_images
+from crackseg.export.overlays import downscale_to_fit, draw_overlay
+from crackseg.inference.prediction import CrackPrediction
 from ui.controls import labelled_data_controls
+from ui.plots import distribution_figure
 
 PAGE_SIZE = 12
 GALLERY_COLUMNS = 4
@@ -28,7 +28,7 @@ GALLERY_MAX_SIDE_PX = 640
 SORT_CHOICES = {
     "image": "name",
     "instances": "instances",
-    "crack_fraction": "crack area fraction",
+    "crack_area_pct": "crack area (%)",
     "total_length_px": "total crack length",
 }
 
@@ -69,7 +69,7 @@ def _truth_overlay(item: LabelledImage, modified_ns: tuple[int, ...]) -> np.ndar
 
 
 def _open_data() -> tuple[LabelledData, int]:
-    """Sidebar choices, checked by ``crackseg.paths``; a problem stops the page with one error line."""
+    """Sidebar choices, checked by ``crackseg.io.allowed_paths``; a problem stops the page with one error line."""
     with st.sidebar:
         choice = labelled_data_controls("data", allow_mask_folders=True)
         max_images = st.number_input(
@@ -108,7 +108,7 @@ def _header(data: LabelledData, stats: DatasetStats) -> None:
     columns[1].metric("Without cracks", summary["images_without_cracks"])
     columns[2].metric("Crack instances", summary["instances"])
     columns[3].metric("Instances per image", f"{summary['instances_per_image_mean']:.2f}")
-    columns[4].metric("Mean crack area", f"{summary['crack_fraction_mean']:.2%}", help="share of image pixels")
+    columns[4].metric("Mean crack area", f"{summary['crack_area_pct_mean']:.2f} %", help="share of image pixels")
 
 
 def _gallery(data: LabelledData, stats: DatasetStats) -> None:
@@ -122,13 +122,13 @@ def _gallery(data: LabelledData, stats: DatasetStats) -> None:
     if most > 0:
         low, high = controls[1].slider("Instances per image", 0, most, (0, most), key="data_instances")
         instances = None if (low, high) == (0, most) else (int(low), int(high))
-    top_pct = math.ceil(float(per_image["crack_fraction"].max()) * 1000) / 10
+    top_pct = math.ceil(float(per_image["crack_area_pct"].max()) * 10) / 10
     fraction = None
     if top_pct > 0:
         low, high = controls[2].slider("Crack area (%)", 0.0, top_pct, (0.0, top_pct), 0.1, key="data_fraction")
-        fraction = None if (low, high) == (0.0, top_pct) else (low / 100, high / 100)
+        fraction = None if (low, high) == (0.0, top_pct) else (low, high)
     rows = select_images(
-        per_image, instances=instances, crack_fraction=fraction, sort_by=sort_by, descending=descending
+        per_image, instances=instances, crack_area_pct=fraction, sort_by=sort_by, descending=descending
     )
     pages = max(1, math.ceil(len(rows) / PAGE_SIZE))
     page = int(controls[3].number_input(f"Page (of {pages})", min_value=1, max_value=pages, step=1, key="data_page"))
@@ -153,7 +153,7 @@ def _gallery(data: LabelledData, stats: DatasetStats) -> None:
                 continue
             st.image(
                 overlay,
-                caption=f"{row.image} · {row.instances} instance(s) · {row.crack_fraction:.2%} crack",
+                caption=f"{row.image} · {row.instances} instance(s) · {row.crack_area_pct:.2f} % crack",
                 width="stretch",
             )
 
@@ -167,7 +167,7 @@ def _distributions(stats: DatasetStats) -> None:
     )
     right.plotly_chart(
         distribution_figure(
-            per_image["crack_fraction"] * 100, title="Crack area per image", x_title="crack pixels (% of image)"
+            per_image["crack_area_pct"], title="Crack area per image", x_title="crack pixels (% of image)"
         ),
         key="data_hist_fraction",
     )
@@ -191,7 +191,7 @@ def _tables(stats: DatasetStats) -> None:
         stats.per_image,
         hide_index=True,
         column_config={
-            "crack_fraction": st.column_config.NumberColumn("crack_fraction", format="%.4f"),
+            "crack_area_pct": st.column_config.NumberColumn("crack area (%)", format="%.2f"),
             "total_length_px": st.column_config.NumberColumn("total_length_px", format="%.1f"),
         },
         key="data_per_image",

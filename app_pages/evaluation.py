@@ -12,9 +12,10 @@ import dataclasses
 import numpy as np
 import streamlit as st
 
-from crackseg.datasets import LabelledImage
-from crackseg.errors import CrackSegError
-from crackseg.evaluation import (
+from crackseg.core.errors import CrackSegError
+from crackseg.datasets.labelled import LabelledImage
+from crackseg.datasets.opening import LabelledData, open_labelled_data, open_report_data
+from crackseg.evaluation.run import (
     EvaluationReport,
     error_overlay_for,
     evaluate,
@@ -22,11 +23,10 @@ from crackseg.evaluation import (
     ultralytics_map,
     worst_images,
 )
-from crackseg.model_card import STORED_EVALUATION_DIR
-from crackseg.paths import LabelledData, open_labelled_data, open_report_data
-from crackseg.plots import confusion_figure, f1_confidence_figure, pr_curve_figure
-from crackseg.segmenter import InferenceSettings, Segmenter
+from crackseg.inference.segmenter import InferenceSettings, Segmenter
+from crackseg.training.model_card import STORED_EVALUATION_DIR
 from ui.controls import labelled_data_controls, model_controls, preprocess_controls
+from ui.plots import confusion_figure, f1_confidence_figure, pr_curve_figure
 from ui.resources import get_segmenter
 
 MODES = {"stored": "Stored evaluation of the shipped model", "new": "Run a new evaluation"}
@@ -177,7 +177,10 @@ def _per_image(report: EvaluationReport) -> None:
 def _gallery(report: EvaluationReport, data: LabelledData | str, settings: InferenceSettings) -> None:
     """The worst images by F1, with TP/FP/FN pixels drawn (needs the images and the model)."""
     st.subheader("Worst images")
-    st.caption("🟩 found crack (TP) · 🟪 false alarm (FP) · 🟦 missed crack (FN)")
+    st.caption(
+        ":green[:material/square:] found crack (TP) · :violet[:material/square:] false alarm (FP) · "
+        ":blue[:material/square:] missed crack (FN)"
+    )
     if isinstance(data, str):
         st.info(data)
         return

@@ -1,6 +1,6 @@
 """Home page: what CrackSeg does, the model in use and its card, and sample images one click from results.
 
-The card (``model/card.json``, via ``crackseg.model_card.load_card``) says how
+The card (``model/card.json``, via ``crackseg.training.model_card.load_card``) says how
 the shipped model was trained and what it scores on the valid and test splits.
 A sample's button stores it in ``segment_samples`` and opens the Segment page.
 """
@@ -12,8 +12,9 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from crackseg.model_card import headline_metrics, load_card
-from crackseg.model_loading import SHIPPED_MODEL, default_model_path
+from crackseg.core.locations import SHIPPED_MODEL
+from crackseg.inference.model_loading import default_model_path
+from crackseg.training.model_card import headline_metrics, load_card
 from ui import segment_view as view
 from ui.resources import app_backend
 

@@ -8,16 +8,17 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from crackseg.comparison import COMPARED_METRICS, compare_preprocessing, preview_variants, variants_table
-from crackseg.datasets import list_images
-from crackseg.errors import CrackSegError
-from crackseg.image_io import load_image
-from crackseg.paths import SAMPLES_DIR, open_labelled_data
-from crackseg.plots import delta_figure, histogram_figure
-from crackseg.preprocessing import PREPROCESSORS, PreprocessSpec
-from crackseg.reporting import draw_overlay
-from crackseg.segmenter import InferenceSettings, Segmenter
+from crackseg.core.errors import CrackSegError
+from crackseg.core.locations import SAMPLES_DIR
+from crackseg.datasets.labelled import list_images
+from crackseg.datasets.opening import open_labelled_data
+from crackseg.evaluation.comparison import COMPARED_METRICS, compare_preprocessing, preview_variants, variants_table
+from crackseg.export.overlays import draw_overlay
+from crackseg.inference.preprocessing import PREPROCESSORS, PreprocessSpec
+from crackseg.inference.segmenter import InferenceSettings, Segmenter
+from crackseg.io.image_io import load_image
 from ui.controls import labelled_data_controls, model_controls, parameter_widgets
+from ui.plots import delta_figure, histogram_figure
 from ui.resources import get_segmenter
 
 DEFAULT_METHODS = ["none", "histeq", "clahe"]

@@ -1,6 +1,6 @@
 """Segment page: road inspectors upload photos (or ZIPs, or pick samples) and get cracks measured.
 
-Widgets -> ``crackseg.inputs.expand_named_payloads`` + ``crackseg.inspection.inspect_payloads``
+Widgets -> ``crackseg.io.inputs.expand_named_payloads`` + ``crackseg.pipeline.inspection.inspect_payloads``
 -> render. Results are cached per image on (file SHA-256, model SHA-256 and
 backend, inference settings, measurement settings), so drawing-only controls
 (opacity, boxes, ids) and picking another image never rerun the model.
@@ -13,10 +13,10 @@ import hashlib
 
 import streamlit as st
 
-from crackseg.inputs import NamedPayload, expand_named_payloads
-from crackseg.inspection import Inspection, InspectionFailure, inspect_payloads, settings_record
-from crackseg.measurement import MeasurementSettings
-from crackseg.segmenter import InferenceSettings, Segmenter
+from crackseg.inference.segmenter import InferenceSettings, Segmenter
+from crackseg.io.inputs import NamedPayload, expand_named_payloads
+from crackseg.measurement.measure import MeasurementSettings
+from crackseg.pipeline.inspection import Inspection, InspectionFailure, inspect_payloads, settings_record
 from ui import segment_view as view
 from ui.controls import inference_controls, measurement_controls
 from ui.resources import get_segmenter

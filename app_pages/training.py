@@ -5,11 +5,11 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from crackseg.errors import RunHistoryError
-from crackseg.model_card import HISTORY_CSV
-from crackseg.model_loading import PROJECT_ROOT
-from crackseg.plots import history_figure
-from crackseg.runs import DiscoveryResult, RunHistory, discover_runs, load_run, read_results_csv
+from crackseg.core.errors import RunHistoryError
+from crackseg.core.locations import PROJECT_ROOT
+from crackseg.training.model_card import HISTORY_CSV
+from crackseg.training.runs import DiscoveryResult, RunHistory, discover_runs, load_run, read_results_csv
+from ui.plots import history_figure
 
 RUNS_DIR = PROJECT_ROOT / "runs"
 SHIPPED_NAME = "shipped model"

@@ -42,15 +42,17 @@ import numpy as np
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from crackseg.backends import INT8_BACKEND, ensure_export, load_yolo_unchecked  # noqa: E402
-from crackseg.errors import ModelLoadError  # noqa: E402
-from crackseg.image_io import IMAGE_SUFFIXES, load_image  # noqa: E402
-from crackseg.measurement import measure_prediction  # noqa: E402
-from crackseg.model_loading import SHIPPED_MODEL  # noqa: E402
-from crackseg.quantization import usable_int8_model  # noqa: E402
-from crackseg.segmenter import InferenceSettings, Segmenter  # noqa: E402
-from crackseg.system import cpu_model_name  # noqa: E402
-from crackseg.tiling import TiledPredictor  # noqa: E402
+from crackseg.core.errors import ModelLoadError  # noqa: E402
+from crackseg.core.locations import SHIPPED_MODEL  # noqa: E402
+from crackseg.core.system import cpu_model_name  # noqa: E402
+from crackseg.inference.backends import INT8_BACKEND, ensure_export, load_yolo_unchecked  # noqa: E402
+from crackseg.inference.int8_lookup import usable_int8_model  # noqa: E402
+from crackseg.inference.segmenter import InferenceSettings, Segmenter  # noqa: E402
+from crackseg.inference.tiling import TiledPredictor  # noqa: E402
+from crackseg.io.image_io import IMAGE_SUFFIXES, load_image  # noqa: E402
+from crackseg.io.inputs import expand_paths  # noqa: E402
+from crackseg.measurement.measure import measure_prediction  # noqa: E402
+from crackseg.pipeline.inspection import Inspection, inspect_payloads  # noqa: E402
 
 DEFAULT_IMAGES = REPO_ROOT.parent / "shared" / "datasets" / "crack-seg" / "test" / "images"
 FALLBACK_IMAGES = REPO_ROOT / "samples" / "images"
@@ -207,9 +209,12 @@ def bench_throughput(
             raise RuntimeError(item.error)
     out[f"crackseg {segmenter.backend} predict_many, files"] = len(paths) / (time.perf_counter() - start)
     start = time.perf_counter()
-    for item in segmenter.predict_many(paths, keep_images=False):
-        measure_prediction(item.prediction)
-    out[f"crackseg {segmenter.backend} predict_many + measure, files"] = len(paths) / (time.perf_counter() - start)
+    for result in inspect_payloads(segmenter, expand_paths(paths)):  # the CLI's and the app's own path
+        if not isinstance(result, Inspection):
+            raise RuntimeError(result.error)
+    out[f"crackseg {segmenter.backend} inspect_payloads (load + predict + measure), files"] = len(paths) / (
+        time.perf_counter() - start
+    )
     start = time.perf_counter()
     segmenter.predict_batch(rgbs)
     out[f"crackseg {segmenter.backend} predict_batch, decoded"] = len(rgbs) / (time.perf_counter() - start)

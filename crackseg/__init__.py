@@ -9,7 +9,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from crackseg.offline import disable_openvino_telemetry as _disable_openvino_telemetry
+from crackseg.core.offline import disable_openvino_telemetry as _disable_openvino_telemetry
 
 # ``import openvino`` itself starts OpenVINO's telemetry and sends an "import" event unless the user opted out;
 # disarming it here, before any module of this package can import OpenVINO, keeps every entry point offline.

@@ -13,18 +13,18 @@ import contextlib
 import json
 import logging
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from crackseg.errors import CrackSegError
+from crackseg.core.errors import CrackSegError
 
-BACKEND_CHOICES = ("auto", "torch", "onnx", "openvino", "openvino-int8")  # crackseg.backends.BACKENDS
+BACKEND_CHOICES = ("auto", "torch", "onnx", "openvino", "openvino-int8")  # crackseg.inference.backends.BACKENDS
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every command (``--help`` on each)."""
-    from crackseg.preprocessing import PREPROCESSORS
+    from crackseg.inference.preprocessing import PREPROCESSORS
 
     parser = argparse.ArgumentParser(prog="python -m crackseg", description="Road-crack segmentation and measurement.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -49,8 +49,13 @@ def build_parser() -> argparse.ArgumentParser:
     source = evaluate.add_mutually_exclusive_group(required=True)
     source.add_argument("--data", type=Path, help="YOLO data.yaml")
     source.add_argument("--images", type=Path, help="folder of images (with --masks)")
+    source.add_argument(
+        "--survey-frames", type=Path, help="the survey-vehicle dataset (NAME/NAME_RAW.jpg, _CRACK.png, _LANE.png)"
+    )
     evaluate.add_argument("--masks", type=Path, help="folder of binary masks matched by file stem")
-    evaluate.add_argument("--split", default="test", help="data.yaml split: train, val or test")
+    evaluate.add_argument("--regions", type=Path, help="folder of region masks (where to score cells) by file stem")
+    evaluate.add_argument("--split", default="test", help="data.yaml or survey split: train, val or test")
+    evaluate.add_argument("--cell-px", type=int, default=32, help="cell size (px) for cell-level metrics")
     _add_inference_arguments(evaluate, PREPROCESSORS)
     evaluate.add_argument("--tolerance", type=int, default=2, help="tolerance (px) for tolerance-level metrics")
     evaluate.add_argument("--no-map", action="store_true", help="skip Ultralytics mAP (YOLO datasets)")
@@ -88,8 +93,8 @@ def _add_inference_arguments(parser: argparse.ArgumentParser, preprocessors: Any
 
 
 def _inference_settings(args: argparse.Namespace) -> Any:
-    from crackseg.preprocessing import PreprocessSpec
-    from crackseg.segmenter import InferenceSettings
+    from crackseg.inference.preprocessing import PreprocessSpec
+    from crackseg.inference.segmenter import InferenceSettings
 
     return InferenceSettings(
         conf=args.conf,
@@ -109,7 +114,7 @@ def _library_output_to_stderr() -> Iterator[None]:
     first-run settings banner), which would break ``evaluate --json > out.json``.
     Its log handlers are pointed at stderr for the block and restored after it.
     """
-    from crackseg.offline import enforce_offline
+    from crackseg.core.offline import enforce_offline
 
     with contextlib.redirect_stdout(sys.stderr):
         enforce_offline()  # the first Ultralytics import (and its settings banner) happens here
@@ -127,22 +132,30 @@ def _library_output_to_stderr() -> Iterator[None]:
                 handler.stream = stream
 
 
-def _progress(done: int, total: int | None, name: str) -> None:
-    """A one-line progress bar on stderr (only on a terminal)."""
-    if not sys.stderr.isatty():
-        return
-    if total:
-        filled = int(30 * done / total)
-        bar = "#" * filled + "-" * (30 - filled)
-        sys.stderr.write(f"\r[{bar}] {done}/{total} {name[-40:]:<40}")
-    else:
-        sys.stderr.write(f"\r{done} images {name[-40:]:<40}")
-    sys.stderr.flush()
+@contextlib.contextmanager
+def _progress_bar(unit: str) -> Iterator[Callable[[int, int, str], None]]:
+    """A ``progress(done, total, name)`` callback drawing a tqdm bar (total, rate, ETA) on a terminal only."""
+    from tqdm import tqdm
+
+    bar = tqdm(unit=unit, file=sys.stderr, disable=not sys.stderr.isatty())
+
+    def progress(done: int, total: int, name: str) -> None:
+        bar.total = total
+        bar.update(done - bar.n)
+
+    try:
+        yield progress
+    finally:
+        bar.close()
 
 
 def command_predict(args: argparse.Namespace) -> int:
-    from crackseg.inputs import expand_paths
-    from crackseg.inspection import (
+    from tqdm import tqdm
+
+    from crackseg.inference.segmenter import Segmenter
+    from crackseg.io.inputs import count_inputs, expand_paths
+    from crackseg.measurement.measure import MeasurementSettings
+    from crackseg.pipeline.inspection import (
         Inspection,
         batch_files,
         inspect_payloads,
@@ -150,8 +163,6 @@ def command_predict(args: argparse.Namespace) -> int:
         settings_record,
         unique_stem,
     )
-    from crackseg.measurement import MeasurementSettings
-    from crackseg.segmenter import Segmenter
 
     settings = _inference_settings(args)
     measurement_settings = MeasurementSettings(mm_per_px=args.mm_per_px, severity_thresholds_mm=tuple(args.severity_mm))
@@ -161,8 +172,12 @@ def command_predict(args: argparse.Namespace) -> int:
         args.out.mkdir(parents=True, exist_ok=True)
         payloads = expand_paths(args.paths)  # lazy: one file's bytes in memory at a time, whatever the batch size
         inspections, failures, used_stems = [], [], set()
-        for index, result in enumerate(inspect_payloads(segmenter, payloads, settings, measurement_settings)):
-            _progress(index + 1, None, result.name)
+        # total, rate and ETA on a terminal; nothing when stderr is a pipe or a log file
+        progress = tqdm(
+            total=count_inputs(args.paths), unit="image", file=sys.stderr, disable=not sys.stderr.isatty()
+        )
+        for result in inspect_payloads(segmenter, payloads, settings, measurement_settings):
+            progress.update(1)
             if isinstance(result, Inspection):
                 files = inspection_files(result, record, unique_stem(result.name, used_stems))
                 if args.no_reports:
@@ -171,9 +186,8 @@ def command_predict(args: argparse.Namespace) -> int:
                 inspections.append(_without_pixels(result))
             else:
                 failures.append(result)
-                print(result.error, file=sys.stderr)
-        if sys.stderr.isatty():
-            sys.stderr.write("\n")
+                progress.write(result.error, file=sys.stderr)
+        progress.close()
         _write_files(args.out, batch_files(inspections, failures, record))
     cracks = sum(item.measurement.count for item in inspections)
     print(f"{len(inspections)} image(s) inspected, {cracks} crack(s), {len(failures)} failed -> {args.out}")
@@ -182,8 +196,8 @@ def command_predict(args: argparse.Namespace) -> int:
 
 def _without_pixels(inspection: Any) -> Any:
     """Keep measurements for the batch tables but drop image and masks (bounded memory)."""
-    from crackseg.inspection import Inspection
-    from crackseg.prediction import CrackPrediction
+    from crackseg.inference.prediction import CrackPrediction
+    from crackseg.pipeline.inspection import Inspection
 
     return Inspection(
         name=inspection.name,
@@ -201,8 +215,8 @@ def _write_files(root: Path, files: Sequence[tuple[str, bytes]]) -> None:
 
 
 def command_measure(args: argparse.Namespace) -> int:
-    from crackseg.datasets import read_binary_mask
-    from crackseg.measurement import MeasurementSettings, cracks_table, measure_binary_mask
+    from crackseg.datasets.labelled import read_binary_mask
+    from crackseg.measurement.measure import MeasurementSettings, cracks_table, measure_binary_mask
 
     mask = read_binary_mask(args.mask)
     settings = MeasurementSettings(mm_per_px=args.mm_per_px, severity_thresholds_mm=tuple(args.severity_mm))
@@ -217,16 +231,19 @@ def command_measure(args: argparse.Namespace) -> int:
 
 
 def command_evaluate(args: argparse.Namespace) -> int:
-    from crackseg.datasets import mask_folder_items
-    from crackseg.evaluation import evaluate, evaluate_yolo_split
-    from crackseg.segmenter import Segmenter
+    from crackseg.datasets.labelled import mask_folder_items, with_regions
+    from crackseg.datasets.survey_vehicle import survey_items
+    from crackseg.evaluation.run import evaluate, evaluate_yolo_split
+    from crackseg.inference.segmenter import Segmenter
 
     settings = _inference_settings(args)
     if args.data is not None and args.masks is not None:
         raise CrackSegError("--masks goes with --images; a data.yaml has its own labels")
     if args.images is not None and args.masks is None:
         raise CrackSegError("--images needs --masks (a folder of binary masks)")
-    with _library_output_to_stderr():
+    if args.regions is not None and args.images is None:
+        raise CrackSegError("--regions goes with --images and --masks")
+    with _library_output_to_stderr(), _progress_bar("image") as progress:
         segmenter = Segmenter(backend=args.backend)
         if args.data is not None:
             report = evaluate_yolo_split(
@@ -235,16 +252,26 @@ def command_evaluate(args: argparse.Namespace) -> int:
                 args.split,
                 settings,
                 tolerance_px=args.tolerance,
+                cell_px=args.cell_px,
                 with_map=not args.no_map,
-                progress=_progress,
+                progress=progress,
             )
         else:
-            items = mask_folder_items(args.images, args.masks)
+            if args.survey_frames is not None:
+                items, source = survey_items(args.survey_frames, args.split), f"{args.survey_frames}:{args.split}"
+            else:
+                items, source = mask_folder_items(args.images, args.masks), str(args.images)
+                if args.regions is not None:
+                    items = with_regions(items, args.regions)
             report = evaluate(
-                segmenter, items, settings, tolerance_px=args.tolerance, source=str(args.images), progress=_progress
+                segmenter,
+                items,
+                settings,
+                tolerance_px=args.tolerance,
+                cell_px=args.cell_px,
+                source=source,
+                progress=progress,
             )
-    if sys.stderr.isatty():
-        sys.stderr.write("\n")
     if args.save is not None:
         report.save(args.save)
     summary = report.summary()
@@ -267,6 +294,15 @@ def _print_summary(summary: dict[str, Any]) -> None:
         f"P {inst['precision']:.3f}  R {inst['recall']:.3f}"
     )
     print(f"ODS {summary['ods']:.3f} (conf {summary['ods_threshold']:.2f})  OIS {summary['ois']:.3f}")
+    for key, label in (("cells", "cells"), ("region_cells", "in region")):
+        if key in summary:
+            cells = summary[key]
+            print(
+                f"{label:<10} ({cells['cell_px']} px) P {cells['precision']:.3f}  R {cells['recall']:.3f}  "
+                f"F1 {cells['f1']:.3f}"
+            )
+    if "cell_best_conf" in summary:
+        print(f"best cell F1 {summary['cell_best_f1']:.3f} at conf {summary['cell_best_conf']:.2f}")
     for key in ("box_map50", "box_map50_95", "mask_map50", "mask_map50_95"):
         if key in summary:
             print(f"{key:<14} {summary[key]:.4f}")
@@ -275,8 +311,8 @@ def _print_summary(summary: dict[str, Any]) -> None:
 
 
 def command_info(args: argparse.Namespace) -> int:
-    from crackseg.model_card import load_card
-    from crackseg.model_loading import default_model_path, file_sha256, verify_weights
+    from crackseg.inference.model_loading import default_model_path, file_sha256, verify_weights
+    from crackseg.training.model_card import load_card
 
     weights = default_model_path()
     verify_weights(weights)
@@ -288,8 +324,8 @@ def command_info(args: argparse.Namespace) -> int:
 
 
 def command_export(args: argparse.Namespace) -> int:
-    from crackseg.backends import ensure_export
-    from crackseg.model_loading import default_model_path, verify_weights
+    from crackseg.inference.backends import ensure_export
+    from crackseg.inference.model_loading import default_model_path, verify_weights
 
     weights = args.weights or default_model_path()
     verify_weights(weights)
@@ -303,8 +339,10 @@ def command_export(args: argparse.Namespace) -> int:
 
 def command_quantize(args: argparse.Namespace) -> int:
     """Exit 0 when the INT8 model passed and was installed, 1 when it failed the accuracy check."""
-    from crackseg.model_loading import MODEL_CARD, SHIPPED_MODEL, default_model_path
-    from crackseg.quantization import int8_model_dir, refresh_int8_model
+    from crackseg.core.locations import MODEL_CARD, SHIPPED_MODEL
+    from crackseg.inference.int8_lookup import int8_model_dir
+    from crackseg.inference.model_loading import default_model_path
+    from crackseg.training.int8_build import refresh_int8_model
 
     weights = Path(args.weights or default_model_path())
     # the shipped model's card records its INT8 model and scores (checked on val, like the rest of the card)

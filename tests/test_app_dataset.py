@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from crackseg.paths import DATA_DIRS_ENV_VAR
+from crackseg.io.allowed_paths import DATA_DIRS_ENV_VAR
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = str(ROOT / "app_pages" / "dataset.py")
@@ -24,7 +24,7 @@ def page(app_env: None, monkeypatch: pytest.MonkeyPatch) -> AppTest:
 
 
 def _per_image(at: AppTest):
-    return next(frame.value for frame in at.dataframe if "crack_fraction" in frame.value.columns)
+    return next(frame.value for frame in at.dataframe if "crack_area_pct" in frame.value.columns)
 
 
 def _open_yolo(at: AppTest, data_text: str) -> AppTest:

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from crackseg.datasets import YoloDataset
-from crackseg.evaluation import EvaluationReport, evaluate
-from crackseg.model_card import STORED_EVALUATION_DIR
-from crackseg.paths import DATA_DIRS_ENV_VAR
-from crackseg.segmenter import InferenceSettings, Segmenter
+from crackseg.datasets.labelled import YoloDataset
+from crackseg.evaluation.run import EvaluationReport, evaluate
+from crackseg.inference.segmenter import InferenceSettings, Segmenter
+from crackseg.io.allowed_paths import DATA_DIRS_ENV_VAR
+from crackseg.training.model_card import STORED_EVALUATION_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = str(ROOT / "app_pages" / "evaluation.py")

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from crackseg.preprocessing import PreprocessSpec
+from crackseg.inference.preprocessing import PreprocessSpec
 
 PAGE = str(Path(__file__).resolve().parents[1] / "app_pages" / "preprocessing.py")
 TIMEOUT_S = 120

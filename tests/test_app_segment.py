@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from crackseg.segmenter import Segmenter
+from crackseg.inference.segmenter import Segmenter
 
 PAGE = Path(__file__).resolve().parents[1] / "app_pages" / "segment.py"
 CRACKED = "2222.rf.bfd72b1a6235ed53983e11289c619b4e.jpg"

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from crackseg.model_card import HISTORY_CSV
-from crackseg.runs import read_results_csv
+from crackseg.training.model_card import HISTORY_CSV
+from crackseg.training.runs import read_results_csv
 
 PAGE = str(Path(__file__).resolve().parents[1] / "app_pages" / "training.py")
 
@@ -76,7 +76,7 @@ def test_an_uploaded_two_stage_history_is_overlaid_with_its_stage_boundary(page:
     summary = _summary(at)
     assert list(summary["run"]) == ["shipped model", "upload: two_stage.csv"]
     assert summary.iloc[1]["stages"] == "stage1-scratch, stage2-finetune"
-    from crackseg.runs import read_results_csv, stage_boundaries
+    from crackseg.training.runs import read_results_csv, stage_boundaries
 
     shipped = stage_boundaries(read_results_csv(Path(__file__).resolve().parents[1] / "model" / "results.csv"))
     for spec in _specs(at):

@@ -1,4 +1,4 @@
-"""ZIP archives read in memory (crackseg.archives): hostile names, bombs, lying headers, caps.
+"""ZIP archives read in memory (crackseg.io.archives): hostile names, bombs, lying headers, caps.
 
 Archives are built here with ``zipfile``; a member's bytes are known, so what comes
 out can be compared exactly.
@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import crackseg.archives as archives
-from crackseg.archives import display_name, is_zip, iter_zip_images
-from crackseg.errors import ImageLoadError
+import crackseg.io.archives as archives
+from crackseg.core.errors import ImageLoadError
+from crackseg.io.archives import display_name, is_zip, iter_zip_images
 
 
 def png_bytes(colour: tuple[int, int, int] = (1, 2, 3)) -> bytes:

@@ -1,4 +1,4 @@
-"""ONNX Runtime / OpenVINO backends against the PyTorch model (crackseg.backends, crackseg.segmenter).
+"""ONNX Runtime / OpenVINO backends against the PyTorch model (crackseg.inference: backends, segmenter).
 
 The exports are made once per session from a temporary copy of ``model/best.pt``
 (seeded from the repo's export cache when it holds them), so the tests never
@@ -16,13 +16,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from crackseg import backends, quantization
-from crackseg.backends import ensure_export, export_cache_dir, exported_model_path, open_backend
-from crackseg.errors import ModelLoadError
-from crackseg.image_io import load_image
-from crackseg.model_loading import SHIPPED_MODEL, file_sha256
-from crackseg.prediction import CrackPrediction
-from crackseg.segmenter import MODEL_BATCH, InferenceSettings, Segmenter
+from crackseg.core.errors import ModelLoadError
+from crackseg.core.locations import SHIPPED_MODEL
+from crackseg.inference import backends
+from crackseg.inference.backends import ensure_export, export_cache_dir, exported_model_path, open_backend
+from crackseg.inference.model_loading import file_sha256
+from crackseg.inference.prediction import CrackPrediction
+from crackseg.inference.segmenter import MODEL_BATCH, InferenceSettings, Segmenter
+from crackseg.io.image_io import load_image
 
 SAMPLE_NAMES = sorted(path.name for path in (Path(__file__).resolve().parents[1] / "samples" / "images").glob("*.jpg"))
 # (name, (row slice, column slice)): the full 416x416 image and two non-square crops, one wide and one tall,
@@ -278,7 +279,7 @@ def test_auto_falls_back_to_torch_when_exports_fail(weights: Path, monkeypatch: 
         raise ModelLoadError(f"{path}: no INT8 model (simulated)")
 
     monkeypatch.setattr(backends, "ensure_export", failing_export)
-    monkeypatch.setattr(quantization, "usable_int8_model", no_int8_model)
+    monkeypatch.setattr(backends, "usable_int8_model", no_int8_model)
     assert Segmenter(weights, backend="auto").backend == "torch"
     with pytest.raises(ModelLoadError, match="simulated"):
         Segmenter(weights, backend="openvino")
@@ -346,7 +347,7 @@ def test_exports_of_weights_outside_the_project_never_go_beside_them(
 
 def test_openvino_runs_in_fp32_even_where_the_cpu_has_bf16(segmenters: dict[str, Segmenter]) -> None:
     """OpenVINO would pick BF16 on AVX-512 BF16 / AMX CPUs; crackseg pins FP32 so the backends agree."""
-    from crackseg.backends import compiled_precision
+    from crackseg.inference.backends import compiled_precision
 
     assert "float32" in str(compiled_precision(segmenters["openvino"]._model)).lower()
     assert compiled_precision(segmenters["onnx"]._model) is None

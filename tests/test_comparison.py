@@ -9,7 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from crackseg.comparison import (
+from crackseg.core.errors import CrackSegError
+from crackseg.datasets.labelled import LabelledImage, YoloDataset
+from crackseg.evaluation.comparison import (
     COMPARED_METRICS,
     compare_preprocessing,
     comparison_table,
@@ -18,9 +20,7 @@ from crackseg.comparison import (
     report_scores,
     variants_table,
 )
-from crackseg.datasets import LabelledImage, YoloDataset
-from crackseg.errors import CrackSegError
-from crackseg.evaluation import (
+from crackseg.evaluation.run import (
     EvaluationReport,
     error_overlay_for,
     evaluate,
@@ -28,10 +28,10 @@ from crackseg.evaluation import (
     settings_from_dict,
     worst_images,
 )
-from crackseg.model_card import STORED_EVALUATION_DIR
-from crackseg.preprocessing import PreprocessSpec, apply_preprocessing
-from crackseg.reporting import FN_COLOR_RGB, FP_COLOR_RGB, TP_COLOR_RGB
-from crackseg.segmenter import InferenceSettings, Segmenter
+from crackseg.export.overlays import FN_COLOR_RGB, FP_COLOR_RGB, TP_COLOR_RGB
+from crackseg.inference.preprocessing import PreprocessSpec, apply_preprocessing
+from crackseg.inference.segmenter import InferenceSettings, Segmenter
+from crackseg.training.model_card import STORED_EVALUATION_DIR
 
 SAMPLES_YAML = Path(__file__).resolve().parents[1] / "samples" / "data.yaml"
 CLAHE = PreprocessSpec.of("clahe", clip_limit=3.0, tile_grid=8)

@@ -19,14 +19,14 @@ from typing import Any
 import numpy as np
 import pytest
 
-from crackseg.backends import ensure_export, export_cache_dir
-from crackseg.image_io import load_image
-from crackseg.inputs import NamedPayload
-from crackseg.inspection import Inspection, inspect_payloads
-from crackseg.measurement import MeasurementSettings
-from crackseg.model_loading import SHIPPED_MODEL
-from crackseg.prediction import CrackPrediction
-from crackseg.segmenter import InferenceSettings, Segmenter
+from crackseg.core.locations import SHIPPED_MODEL
+from crackseg.inference.backends import ensure_export, export_cache_dir
+from crackseg.inference.prediction import CrackPrediction
+from crackseg.inference.segmenter import InferenceSettings, Segmenter
+from crackseg.io.image_io import load_image
+from crackseg.io.inputs import NamedPayload
+from crackseg.measurement.measure import MeasurementSettings
+from crackseg.pipeline.inspection import Inspection, inspect_payloads
 
 SAMPLE_PATHS = sorted((Path(__file__).resolve().parents[1] / "samples" / "images").glob("*.jpg"))
 THREADS = 8

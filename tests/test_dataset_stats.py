@@ -1,4 +1,4 @@
-"""Ground-truth statistics of a split (crackseg.dataset_stats) and their histogram builder (crackseg.plots)."""
+"""Ground-truth statistics of a split (crackseg.evaluation.dataset_stats) and their histogram builder (ui.plots)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from crackseg.dataset_stats import IMAGE_COLUMNS, DatasetStats, dataset_statistics, select_images
-from crackseg.datasets import LabelledImage, YoloDataset, mask_folder_items
-from crackseg.plots import distribution_figure
+from crackseg.datasets.labelled import LabelledImage, YoloDataset, mask_folder_items
+from crackseg.evaluation.dataset_stats import IMAGE_COLUMNS, DatasetStats, dataset_statistics, select_images
+from ui.plots import distribution_figure
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "samples"
@@ -58,17 +58,17 @@ def test_samples_instances_match_the_label_files(sample_items: list[LabelledImag
 
 def test_the_crack_free_sample_has_no_instances_and_no_area(sample_stats: DatasetStats) -> None:
     row = sample_stats.per_image.set_index("image").loc[CRACK_FREE_SAMPLE]
-    assert row["instances"] == 0 and row["crack_area_px"] == 0 and row["crack_fraction"] == 0
+    assert row["instances"] == 0 and row["crack_area_px"] == 0 and row["crack_area_pct"] == 0
     assert row["total_length_px"] == 0
     assert CRACK_FREE_SAMPLE not in set(sample_stats.per_instance["image"])
 
 
 def test_samples_fractions_areas_and_summary_are_consistent(sample_stats: DatasetStats) -> None:
     per_image, per_instance, summary = sample_stats.per_image, sample_stats.per_instance, sample_stats.summary
-    assert per_image["crack_fraction"].between(0, 1).all()
+    assert per_image["crack_area_pct"].between(0, 100).all()
     cracked = per_image[per_image["instances"] > 0]
     assert (cracked["crack_area_px"] > 0).all()
-    np.testing.assert_allclose(per_image["crack_fraction"], per_image["crack_area_px"] / (416 * 416))
+    np.testing.assert_allclose(per_image["crack_area_pct"], 100 * per_image["crack_area_px"] / (416 * 416))
     # every truth polygon of the samples is a real crack, so each is measured once, numbered 1..N per image
     ids = per_instance.groupby("image")["crack_id"].apply(list)
     assert {name: ids[name] for name in ids.index} == {
@@ -97,7 +97,7 @@ def test_hand_drawn_mask_gives_known_counts_and_areas(tmp_path: Path) -> None:
     stats = dataset_statistics(mask_folder_items(tmp_path / "images", tmp_path / "masks"))
     rows = stats.per_image.set_index("image")
     assert rows.loc["road.png", ["width", "height", "instances", "crack_area_px"]].tolist() == [40, 20, 2, 94]
-    assert rows.loc["road.png", "crack_fraction"] == pytest.approx(94 / 800)
+    assert rows.loc["road.png", "crack_area_pct"] == pytest.approx(100 * 94 / 800)
     assert rows.loc["clean.png", ["instances", "crack_area_px"]].tolist() == [0, 0]
     bar = stats.per_instance.sort_values("area_px").iloc[-1]
     assert bar["area_px"] == 90
@@ -162,7 +162,7 @@ TABLE = pd.DataFrame(
     {
         "image": ["c.jpg", "a.jpg", "d.jpg", "b.jpg"],
         "instances": [2, 0, 5, 2],
-        "crack_fraction": [0.02, 0.0, 0.10, 0.05],
+        "crack_area_pct": [2.0, 0.0, 10.0, 5.0],
     }
 )
 
@@ -172,10 +172,10 @@ TABLE = pd.DataFrame(
     [
         ({}, ["a.jpg", "b.jpg", "c.jpg", "d.jpg"]),  # by name
         ({"sort_by": "instances", "descending": True}, ["d.jpg", "b.jpg", "c.jpg", "a.jpg"]),  # ties by name
-        ({"sort_by": "crack_fraction"}, ["a.jpg", "c.jpg", "b.jpg", "d.jpg"]),
+        ({"sort_by": "crack_area_pct"}, ["a.jpg", "c.jpg", "b.jpg", "d.jpg"]),
         ({"instances": (0, 0)}, ["a.jpg"]),  # crack-free only
         ({"instances": (1, 5), "sort_by": "instances"}, ["b.jpg", "c.jpg", "d.jpg"]),
-        ({"crack_fraction": (0.02, 0.05)}, ["b.jpg", "c.jpg"]),  # closed range
+        ({"crack_area_pct": (2.0, 5.0)}, ["b.jpg", "c.jpg"]),  # closed range
         ({"instances": (3, 4)}, []),
     ],
 )

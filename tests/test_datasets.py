@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from crackseg.datasets import (
+from crackseg.core.errors import DatasetError
+from crackseg.datasets.labelled import (
     YoloDataset,
     binary_mask_to_instances,
     iter_items,
@@ -18,7 +19,6 @@ from crackseg.datasets import (
     polygons_to_masks,
     read_binary_mask,
 )
-from crackseg.errors import DatasetError
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES_YAML = REPO / "samples" / "data.yaml"

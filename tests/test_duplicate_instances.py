@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from crackseg.prediction import CrackPrediction, merge_duplicate_instances
+from crackseg.inference.prediction import CrackPrediction, merge_duplicate_instances
 
 
 def _prediction(rectangles: list[tuple[int, int, int, int]], confidence: list[float]) -> CrackPrediction:
@@ -56,8 +56,8 @@ def test_empty_prediction_and_bad_threshold() -> None:
 def test_segmenter_merges_duplicates_by_default_and_keeps_the_union() -> None:
     from pathlib import Path
 
-    from crackseg.image_io import load_image
-    from crackseg.segmenter import InferenceSettings, Segmenter
+    from crackseg.inference.segmenter import InferenceSettings, Segmenter
+    from crackseg.io.image_io import load_image
 
     samples = sorted((Path(__file__).resolve().parents[1] / "samples" / "images").glob("*.jpg"))
     segmenter = Segmenter(backend="torch")

@@ -22,15 +22,15 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from crackseg.datasets import YoloDataset, mask_folder_items
-from crackseg.errors import DatasetError, ImageLoadError
-from crackseg.evaluation import evaluate
-from crackseg.image_io import load_image
-from crackseg.inputs import expand_named_payloads
-from crackseg.inspection import Inspection, InspectionFailure, inspect_payloads
-from crackseg.paths import DATA_DIRS_ENV_VAR
-from crackseg.prediction import CrackPrediction
-from crackseg.segmenter import InferenceSettings
+from crackseg.core.errors import DatasetError, ImageLoadError
+from crackseg.datasets.labelled import YoloDataset, mask_folder_items
+from crackseg.evaluation.run import evaluate
+from crackseg.inference.prediction import CrackPrediction
+from crackseg.inference.segmenter import InferenceSettings
+from crackseg.io.allowed_paths import DATA_DIRS_ENV_VAR
+from crackseg.io.image_io import load_image
+from crackseg.io.inputs import expand_named_payloads
+from crackseg.pipeline.inspection import Inspection, InspectionFailure, inspect_payloads
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "samples"
@@ -55,7 +55,7 @@ def assert_one_line(message: str) -> None:
     assert message and "\n" not in message and "Traceback" not in message, message
 
 
-# --- core: the loader, crackseg.inputs and crackseg.inspection ------------------------------------------------
+# --- core: the loader, crackseg.io.inputs and crackseg.pipeline.inspection ---
 
 
 @pytest.mark.parametrize("kind", hostile.IMAGE_KINDS, ids=lambda kind: kind.kind)
@@ -89,8 +89,8 @@ def test_the_decompression_bomb_is_refused_before_allocating(tmp_path: Path) -> 
     script = (
         "import json, resource, sys, time, tracemalloc\n"
         "from pathlib import Path\n"
-        "from crackseg.errors import ImageLoadError\n"
-        "from crackseg.image_io import load_image\n"
+        "from crackseg.core.errors import ImageLoadError\n"
+        "from crackseg.io.image_io import load_image\n"
         "import hostile\n"
         "load_image(hostile.small_png())  # Pillow's PNG plugin and numpy warmed up first\n"
         "data = Path(sys.argv[1]).read_bytes()\n"

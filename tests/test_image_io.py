@@ -1,4 +1,4 @@
-"""Safe image loading (crackseg.image_io): every format and mode, EXIF, bombs and broken files.
+"""Safe image loading (crackseg.io.image_io): every format and mode, EXIF, bombs and broken files.
 
 Every input is generated here with Pillow, so each test knows the pixels it expects.
 """
@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from crackseg.errors import ImageLoadError
-from crackseg.image_io import load_image
+from crackseg.core.errors import ImageLoadError
+from crackseg.io.image_io import load_image
 
 
 def encode(image: Image.Image, fmt: str, **options: object) -> bytes:
@@ -298,7 +298,7 @@ def test_randomly_damaged_files_never_escape_as_other_errors() -> None:
 @pytest.fixture(scope="module")
 def ultralytics_imported() -> None:
     """Import Ultralytics outside any captured output (its logger keeps the stdout it finds at import)."""
-    from crackseg.offline import enforce_offline
+    from crackseg.core.offline import enforce_offline
 
     enforce_offline()
     import ultralytics.utils.patches  # noqa: F401 - the import patches PIL.Image.open

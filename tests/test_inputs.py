@@ -1,4 +1,4 @@
-"""Turning paths, folders, uploads and ZIPs into named image bytes (crackseg.inputs)."""
+"""Turning paths, folders, uploads and ZIPs into named image bytes (crackseg.io.inputs)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-import crackseg.archives as archives
-import crackseg.inputs as inputs
-from crackseg.inputs import NamedPayload, expand_named_payloads, expand_paths
+import crackseg.io.archives as archives
+import crackseg.io.inputs as inputs
+from crackseg.io.inputs import NamedPayload, expand_named_payloads, expand_paths
 
 
 def png_bytes(colour: tuple[int, int, int]) -> bytes:

@@ -1,4 +1,4 @@
-"""The predict -> measure -> files pipeline shared by the CLI and the app (crackseg.inspection).
+"""The predict -> measure -> files pipeline shared by the CLI and the app (crackseg.pipeline.inspection).
 
 A fake segmenter draws a known bar, so every measurement and file content is known.
 """
@@ -13,8 +13,11 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from crackseg.inputs import NamedPayload
-from crackseg.inspection import (
+from crackseg.inference.prediction import CrackPrediction
+from crackseg.inference.segmenter import InferenceSettings, Segmenter
+from crackseg.io.inputs import NamedPayload
+from crackseg.measurement.measure import MeasurementSettings
+from crackseg.pipeline.inspection import (
     Inspection,
     InspectionFailure,
     batch_files,
@@ -25,9 +28,6 @@ from crackseg.inspection import (
     settings_record,
     unique_stem,
 )
-from crackseg.measurement import MeasurementSettings
-from crackseg.prediction import CrackPrediction
-from crackseg.segmenter import InferenceSettings
 
 
 class BarSegmenter:
@@ -43,6 +43,8 @@ class BarSegmenter:
 
     def info(self) -> dict[str, str]:
         return {"name": "bar.pt", "sha256": "ab" * 32, "backend": "fake"}
+
+    predict_many = Segmenter.predict_many  # the real streaming path (background decoding) over the fake model
 
 
 def png(rgb: np.ndarray) -> bytes:

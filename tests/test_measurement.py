@@ -1,4 +1,4 @@
-"""Measurement of hand-drawn crack masks with known geometry (crackseg.measurement)."""
+"""Measurement of hand-drawn crack masks with known geometry (crackseg.measurement.measure)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,12 @@ import json
 import math
 from collections.abc import Callable
 
+import cv2
 import numpy as np
 import pytest
 
-from crackseg.measurement import (
+from crackseg.inference.prediction import CrackPrediction
+from crackseg.measurement.measure import (
     CrackMeasurement,
     ImageMeasurement,
     MeasurementSettings,
@@ -18,7 +20,6 @@ from crackseg.measurement import (
     measure_crack_mask,
     measure_prediction,
 )
-from crackseg.prediction import CrackPrediction
 
 # --- masks with known geometry ------------------------------------------------------------------------------
 
@@ -276,7 +277,7 @@ def test_binary_mask_splits_components() -> None:
     assert [crack.crack_id for crack in image.cracks] == [1, 2]
     assert [crack.confidence for crack in image.cracks] == [None, None]
     assert image.crack_area_px == sum(crack.area_px for crack in image.cracks) == 1200 + 900
-    assert image.crack_density == pytest.approx(2100 / (300 * 300))
+    assert image.crack_area_pct == pytest.approx(100 * 2100 / (300 * 300))
     assert image.total_length_px == pytest.approx(350, rel=0.02)
     assert image.type_counts == {"longitudinal": 1, "transverse": 1, "diagonal": 0, "network": 0}
     assert image.worst_severity == "low"
@@ -295,7 +296,7 @@ def test_prediction_counts_overlap_once() -> None:
     assert [crack.crack_type for crack in image.cracks] == ["longitudinal", "transverse"]
     assert image.crack_area_px == 1200 + 1200 - 36
     assert image.crack_area_mm2 == pytest.approx(2364.0)
-    assert image.crack_density == pytest.approx(2364 / vertical.size)
+    assert image.crack_area_pct == pytest.approx(100 * 2364 / vertical.size)
 
 
 def test_prediction_skips_empty_instance_but_keeps_ids() -> None:
@@ -317,7 +318,7 @@ def test_no_cracks(image: Callable[[], ImageMeasurement]) -> None:
     measured: ImageMeasurement = image()
     assert measured.count == 0
     assert measured.resolution_wh == (320, 240)
-    assert (measured.crack_area_px, measured.crack_density) == (0, 0.0)
+    assert (measured.crack_area_px, measured.crack_area_pct) == (0, 0.0)
     assert (measured.total_length_px, measured.max_width_px) == (0.0, 0.0)
     assert measured.worst_severity == "none"
     assert set(measured.type_counts.values()) == {0}
@@ -393,3 +394,29 @@ def test_crack_measurement_rejects_unknown_labels() -> None:
         CrackMeasurement(**{**fields, "crack_type": "pothole"})
     with pytest.raises(ValueError, match="severity"):
         CrackMeasurement(**{**fields, "severity": "extreme"})
+
+
+def one_pixel_line(angle_deg: float, chord_px: float = 300.0) -> tuple[np.ndarray, float]:
+    """A one-pixel 8-connected line through the centre of a 400x400 mask and its true length (end centres + 1)."""
+    direction = np.array([np.cos(np.radians(angle_deg)), np.sin(np.radians(angle_deg))])
+    start = np.round(200 - direction * chord_px / 2).astype(int)
+    end = np.round(200 + direction * chord_px / 2).astype(int)
+    mask = np.zeros((400, 400), dtype=np.uint8)
+    cv2.line(mask, (int(start[0]), int(start[1])), (int(end[0]), int(end[1])), 1, thickness=1)
+    return mask.astype(bool), float(np.linalg.norm(end - start) + 1)
+
+
+def test_length_error_is_worst_at_22_5_degrees_as_documented() -> None:
+    """The docstring's stated accuracy: exact on the axes and diagonals, at most 8.2 % long, worst at 22.5 deg."""
+    angles = np.arange(0.0, 90.01, 2.5)
+    ratios = []
+    for angle in angles:
+        mask, true_length = one_pixel_line(angle)
+        ratios.append(measure_binary_mask(mask).cracks[0].length_px / true_length)
+    ratios = np.array(ratios)
+    bound = np.sqrt(4 - 2 * np.sqrt(2))  # staircase length over chord at 22.5 degrees
+    for exact in (0.0, 45.0, 90.0):
+        assert ratios[angles == exact][0] == pytest.approx(1.0, abs=0.002)
+    assert ratios.max() == pytest.approx(bound, abs=0.002)
+    assert set(angles[ratios == ratios.max()]) <= {22.5, 67.5}  # the two mirror angles; rounding may pick one
+    assert ratios.min() >= 0.998  # link counting never reads short

@@ -10,15 +10,13 @@ import json
 import numpy as np
 import pytest
 
-from crackseg.metrics import (
+from crackseg.metrics.instance import InstanceMetrics, mask_iou_matrix
+from crackseg.metrics.pixel import PixelMetrics, pixel_counts
+from crackseg.metrics.sweep import ThresholdSweep
+from crackseg.metrics.tolerance import ToleranceMetrics
+from crackseg.metrics.ultralytics_keys import (
     ULTRALYTICS_KEY_FOR_METRIC,
     ULTRALYTICS_METRIC_KEYS,
-    InstanceMetrics,
-    PixelMetrics,
-    ThresholdSweep,
-    ToleranceMetrics,
-    mask_iou_matrix,
-    pixel_counts,
     translate_ultralytics_key,
     translate_ultralytics_metrics,
 )
@@ -292,7 +290,7 @@ def test_mask_iou_matrix_overlapping_and_empty_cases():
 
 
 def test_mask_iou_matrix_chunks_large_images(monkeypatch):
-    monkeypatch.setattr("crackseg.metrics._IOU_CHUNK_BYTES", 64)  # force many small column blocks
+    monkeypatch.setattr("crackseg.metrics.instance._IOU_CHUNK_BYTES", 64)  # force many small column blocks
     pred = np.zeros((2, 50, 60), dtype=bool)
     truth = np.zeros((1, 50, 60), dtype=bool)
     pred[0, 10:20, :] = True  # 600 px

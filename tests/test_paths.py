@@ -9,15 +9,10 @@ import cv2
 import numpy as np
 import pytest
 
-from crackseg.errors import CrackSegError, DatasetError
-from crackseg.paths import (
-    DATA_DIRS_ENV_VAR,
-    SAMPLES_DIR,
-    allowed_data_roots,
-    open_labelled_data,
-    open_report_data,
-    resolve_allowed_path,
-)
+from crackseg.core.errors import CrackSegError, DatasetError
+from crackseg.core.locations import SAMPLES_DIR
+from crackseg.datasets.opening import open_labelled_data, open_report_data
+from crackseg.io.allowed_paths import DATA_DIRS_ENV_VAR, allowed_data_roots, resolve_allowed_path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SAMPLES_YAML = REPO_ROOT / "samples" / "data.yaml"

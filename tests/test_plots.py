@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from crackseg.plots import (
+from crackseg.training.runs import RunHistory, concat_stages
+from ui.plots import (
     confusion_figure,
     delta_figure,
     f1_confidence_figure,
@@ -15,7 +16,6 @@ from crackseg.plots import (
     normalize_rows,
     pr_curve_figure,
 )
-from crackseg.runs import RunHistory, concat_stages
 
 NAN = float("nan")
 

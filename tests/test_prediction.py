@@ -1,4 +1,4 @@
-"""The one prediction type (crackseg.prediction): invariants, indexing and the letterbox mapping.
+"""The one prediction type (crackseg.inference.prediction): invariants, indexing and the letterbox mapping.
 
 ``masks_to_original_size`` is checked on synthetic letterboxed masks whose
 padding is worked out by hand, then against Ultralytics' own polygons
@@ -13,8 +13,9 @@ import cv2
 import numpy as np
 import pytest
 
-from crackseg.model_loading import SHIPPED_MODEL, load_yolo
-from crackseg.prediction import CrackPrediction, masks_to_original_size, masks_to_xyxy
+from crackseg.core.locations import SHIPPED_MODEL
+from crackseg.inference.model_loading import load_yolo
+from crackseg.inference.prediction import CrackPrediction, masks_to_original_size, masks_to_xyxy
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples" / "images"
 

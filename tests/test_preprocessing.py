@@ -1,11 +1,11 @@
-"""Preprocessing methods and their registry (crackseg.preprocessing)."""
+"""Preprocessing methods and their registry (crackseg.inference.preprocessing)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from crackseg.preprocessing import (
+from crackseg.inference.preprocessing import (
     PREPROCESSORS,
     PreprocessSpec,
     apply_preprocessing,

@@ -13,25 +13,20 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from crackseg.measurement import MeasurementSettings, measure_prediction
-from crackseg.prediction import CrackPrediction
-from crackseg.reporting import (
+from crackseg.export.archive import batch_zip_bytes, safe_member_name
+from crackseg.export.encoding import mask_to_png_bytes, rgb_to_jpeg_bytes, rgb_to_png_bytes
+from crackseg.export.overlays import (
     CRACK_COLOR_RGB,
     FN_COLOR_RGB,
     FP_COLOR_RGB,
     TP_COLOR_RGB,
-    batch_zip_bytes,
-    cracks_csv_bytes,
     draw_error_overlay,
     draw_overlay,
-    images_summary_table,
-    inspection_report_html,
-    mask_to_png_bytes,
-    measurement_json,
-    rgb_to_jpeg_bytes,
-    rgb_to_png_bytes,
-    safe_member_name,
 )
+from crackseg.export.report_html import inspection_report_html
+from crackseg.export.tables import cracks_csv_bytes, images_summary_table, measurement_json
+from crackseg.inference.prediction import CrackPrediction
+from crackseg.measurement.measure import MeasurementSettings, measure_prediction
 
 HEIGHT, WIDTH = 60, 80
 
@@ -171,7 +166,7 @@ def test_images_summary_table_one_row_per_image() -> None:
     assert table["image"].tolist() == ["a.jpg", "b.jpg"]
     assert table["cracks"].tolist() == [2, 0]
     assert table.loc[0, "crack area (px²)"] == 40 * 4 + 4 * 30
-    assert table.loc[0, "density (%)"] == pytest.approx(100 * 280 / (WIDTH * HEIGHT), abs=1e-3)
+    assert table.loc[0, "crack_area_pct"] == pytest.approx(100 * 280 / (WIDTH * HEIGHT), abs=1e-3)
     assert table.loc[1, "worst severity"] == "none"
     assert pd.isna(table.loc[1, "total length (mm)"])
     assert table.loc[0, "longitudinal"] + table.loc[0, "transverse"] == 2

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from crackseg.errors import RunHistoryError
-from crackseg.runs import (
+from crackseg.core.errors import RunHistoryError
+from crackseg.training.runs import (
     RunHistory,
     concat_stages,
     discover_runs,

@@ -18,12 +18,13 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from crackseg import model_loading
 from crackseg.cli import main
-from crackseg.errors import ModelLoadError
-from crackseg.model_loading import SHIPPED_MODEL, file_sha256
-from crackseg.paths import DATA_DIRS_ENV_VAR
-from crackseg.segmenter import Segmenter
+from crackseg.core.errors import ModelLoadError
+from crackseg.core.locations import SHIPPED_MODEL
+from crackseg.inference import model_loading
+from crackseg.inference.model_loading import file_sha256
+from crackseg.inference.segmenter import Segmenter
+from crackseg.io.allowed_paths import DATA_DIRS_ENV_VAR
 
 REPO = Path(__file__).resolve().parents[1]
 APP_SOURCES = sorted([REPO / "app.py", *(REPO / "app_pages").glob("*.py"), *(REPO / "ui").glob("*.py")])

@@ -1,4 +1,4 @@
-"""The segmenter with the shipped model on the PyTorch backend (crackseg.segmenter, crackseg.model_loading).
+"""The segmenter with the shipped model on the PyTorch backend (crackseg.inference: segmenter, model_loading).
 
 Integration tests on ``samples/``: masks at the image size, colour order,
 automatic tiling, streaming with bad items, thread safety; plus the clear
@@ -18,11 +18,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import crackseg.model_loading as model_loading
-from crackseg.errors import ModelLoadError
-from crackseg.image_io import load_image
-from crackseg.model_loading import SHIPPED_MODEL, default_model_path, load_yolo, verify_weights
-from crackseg.segmenter import InferenceSettings, Segmenter
+import crackseg.inference.model_loading as model_loading
+from crackseg.core.errors import ModelLoadError
+from crackseg.core.locations import SHIPPED_MODEL
+from crackseg.inference.model_loading import default_model_path, load_yolo, verify_weights
+from crackseg.inference.segmenter import InferenceSettings, Segmenter
+from crackseg.io.image_io import load_image
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "samples" / "images"
@@ -140,7 +141,7 @@ def test_default_tiles_also_return_full_size_masks(segmenter: Segmenter) -> None
 
 
 def test_preprocessing_is_applied_to_a_copy(segmenter: Segmenter) -> None:
-    from crackseg.preprocessing import PreprocessSpec
+    from crackseg.inference.preprocessing import PreprocessSpec
 
     rgb = load_image(CRACKED)
     before = rgb.copy()

@@ -1,4 +1,4 @@
-"""Tiled inference (crackseg.tiling) with fake per-tile predictors whose answers are known."""
+"""Tiled inference (crackseg.inference.tiling) with fake per-tile predictors whose answers are known."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
-from crackseg.prediction import CrackPrediction
-from crackseg.tiling import TiledPredictor, TileWindow, tile_starts
+from crackseg.inference.prediction import CrackPrediction
+from crackseg.inference.tiling import TiledPredictor, TileWindow, tile_starts
 
 
 def dark_pixels_as_instances(tiles: Sequence[np.ndarray]) -> list[CrackPrediction]:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from crackseg.segmenter import Segmenter
+from crackseg.inference.segmenter import Segmenter
 from train import finetune, train
 from train.promotion import evaluate_and_maybe_promote, is_better
 
@@ -48,13 +48,24 @@ def test_finetune_defaults_start_from_shipped_model() -> None:
     assert finetune.stage_overrides(finetune.parse_args(["--optimizer", "SGD"]))["optimizer"] == "SGD"
 
 
-def test_train_parses_every_option() -> None:
-    args = train.parse_args(
-        ["--model", "yolov8n-seg.yaml", "--epochs", "3", "--imgsz", "128", "--batch", "4", "--device", "cpu"]
-        + ["--workers", "0", "--seed", "7", "--name", "x", "--resume", "--cache", "none", "--promote"]
-    )
-    assert (args.epochs, args.imgsz, args.batch, args.workers, args.seed) == (3, 128, 4, 0, 7)
-    assert args.resume and args.promote and args.cache == "none" and args.name == "x"
+def test_options_become_the_ultralytics_arguments(tmp_path: Path) -> None:
+    """What each script hands Ultralytics: stage defaults, then explicit options; the data.yaml checked first."""
+    from train._common import TrainingSetupError, ultralytics_overrides
+
+    samples = str(REPO / "samples" / "data.yaml")
+    args = finetune.parse_args(["--data", samples, "--cache", "none", "--epochs", "3", "--project", str(tmp_path)])
+    overrides = ultralytics_overrides(args, finetune.stage_overrides(args), "run")
+    assert overrides["data"] == str((REPO / "samples" / "data.yaml").resolve())
+    assert (overrides["cache"], overrides["amp"], overrides["epochs"]) == (False, False, 3)
+    assert (overrides["optimizer"], overrides["lr0"], overrides["cos_lr"]) == ("AdamW", 0.0005, True)
+    assert "stage" not in overrides and overrides["project"] == str(tmp_path.resolve())
+    explicit = finetune.parse_args(["--data", samples, "--lr0", "0.01", "--device", "0"])
+    overrides = ultralytics_overrides(explicit, finetune.stage_overrides(explicit), "run")
+    assert (overrides["lr0"], overrides["amp"], overrides["cache"]) == (0.01, True, "ram")
+    broken = tmp_path / "data.yaml"
+    broken.write_text("train: nowhere/images\nval: nowhere/images\n")
+    with pytest.raises(TrainingSetupError, match="not found"):
+        ultralytics_overrides(train.parse_args(["--data", str(broken)]), {"stage": "train"}, "run")
 
 
 def _run_script(script: str, *arguments: str, timeout: int = 240) -> subprocess.CompletedProcess:
@@ -135,7 +146,7 @@ def test_one_epoch_finetune_produces_loadable_weights(tiny_finetune_run: Path) -
     assert best.is_file()
     assert (tiny_finetune_run / "results.csv").read_text().count("\n") >= 2  # header + one epoch
     segmenter = Segmenter(best, backend="torch")
-    from crackseg.image_io import load_image
+    from crackseg.io.image_io import load_image
 
     rgb = load_image(SAMPLES / "images" / "1616.rf.c868709931a671796794fdbb95352c5a.jpg")
     prediction = segmenter.predict(rgb)
@@ -182,8 +193,7 @@ def test_scratch_training_from_architecture_yaml_runs_offline(tiny_scratch_run: 
 
 
 def test_wall_time_adds_every_invocation(tmp_path: Path) -> None:
-    from train._common import record_wall_time
-    from train.promotion import recorded_wall_time
+    from crackseg.training.wall_time import record_wall_time, recorded_wall_time
 
     assert recorded_wall_time(tmp_path) is None
     record_wall_time(tmp_path, 1200.0)
@@ -194,7 +204,7 @@ def test_wall_time_adds_every_invocation(tmp_path: Path) -> None:
 def test_history_appends_stages_in_order_with_continuous_epochs(tmp_path: Path) -> None:
     import pandas as pd
 
-    from crackseg.runs import read_results_csv, stage_boundaries
+    from crackseg.training.runs import read_results_csv, stage_boundaries
     from train.promotion import append_history
 
     def run(epochs: int, map50: float) -> pd.DataFrame:
@@ -216,8 +226,8 @@ def test_promoted_weights_are_quantized_and_the_card_records_it(
     """After a promotion the INT8 model is rebuilt from the new weights, and the card says how it measured."""
     import json
 
-    from crackseg import quantization
-    from crackseg.model_loading import SHIPPED_MODEL
+    from crackseg.core.locations import SHIPPED_MODEL
+    from crackseg.training import int8_build as quantization
     from train.promotion import refresh_int8_after_promotion
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # the INT8 model of this copy lands here

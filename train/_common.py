@@ -8,7 +8,6 @@ differ only in where they start and in their learning-rate defaults.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -16,11 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from crackseg.offline import enforce_offline
+from crackseg.core.offline import enforce_offline
+from crackseg.training.wall_time import record_wall_time
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
-WALL_TIME_FILE = "wall_time.json"  # one entry per script invocation (a resumed run has several)
 DEFAULT_DATA = REPO_ROOT.parent / "shared" / "datasets" / "crack-seg" / "data.yaml"
 
 
@@ -72,7 +71,7 @@ def add_common_arguments(parser: argparse.ArgumentParser, *, default_epochs: int
 
 def check_data_yaml(path: Path) -> Path:
     """Fail early, in one line, on a data.yaml Ultralytics would choke on later."""
-    from crackseg.datasets import DatasetError, YoloDataset
+    from crackseg.datasets.labelled import DatasetError, YoloDataset
 
     try:
         dataset = YoloDataset.from_yaml(path)
@@ -85,7 +84,7 @@ def check_data_yaml(path: Path) -> Path:
 
 def check_checkpoint(path: Path) -> Path:
     """A checkpoint must exist and be a readable Ultralytics model; said before training starts."""
-    from crackseg.model_loading import ModelLoadError, load_yolo
+    from crackseg.inference.model_loading import ModelLoadError, load_yolo
 
     if path.suffix in {".yaml", ".yml"}:
         if not path.is_file():
@@ -117,36 +116,46 @@ def run_ultralytics_training(model_source: Path, args: argparse.Namespace, stage
             raise TrainingSetupError(f"{last}: nothing to resume (no last.pt)")
         with_threads(YOLO(str(last)), args.threads).train(resume=True)
     else:
-        overrides = {
-            "data": str(check_data_yaml(args.data)),
-            "epochs": args.epochs,
-            "imgsz": args.imgsz,
-            "batch": args.batch,
-            "device": args.device,
-            "workers": args.workers,
-            "seed": args.seed,
-            "project": str(args.project.resolve()),
-            "name": name,
-            "exist_ok": True,
-            "optimizer": args.optimizer,
-            "close_mosaic": args.close_mosaic,
-            "cache": False if args.cache == "none" else args.cache,
-            "fraction": args.fraction,
-            "plots": False,
-            "amp": False if args.device == "cpu" else True,
-            "patience": 0,
-            "val": True,
-            "verbose": True,
-        }
-        for key, value in stage_defaults.items():
-            if key != "stage":
-                overrides[key] = value
-        if args.lr0 is not None:
-            overrides["lr0"] = args.lr0
+        overrides = ultralytics_overrides(args, stage_defaults, name)
         with_threads(YOLO(str(model_source)), args.threads).train(**overrides)
     wall_time_s = time.monotonic() - started
     record_wall_time(run_dir, wall_time_s)
     return TrainingRun(run_dir=run_dir, wall_time_s=wall_time_s)
+
+
+def ultralytics_overrides(args: argparse.Namespace, stage_defaults: dict, name: str) -> dict[str, Any]:
+    """The keyword arguments of Ultralytics' ``train()`` for these options (the data.yaml is checked first).
+
+    The stage's defaults (learning rate, optimizer, schedule) replace the generic values; an explicit
+    ``--lr0`` wins over both. ``amp`` only on a GPU (Ultralytics' AMP check downloads weights).
+    """
+    overrides = {
+        "data": str(check_data_yaml(args.data)),
+        "epochs": args.epochs,
+        "imgsz": args.imgsz,
+        "batch": args.batch,
+        "device": args.device,
+        "workers": args.workers,
+        "seed": args.seed,
+        "project": str(args.project.resolve()),
+        "name": name,
+        "exist_ok": True,
+        "optimizer": args.optimizer,
+        "close_mosaic": args.close_mosaic,
+        "cache": False if args.cache == "none" else args.cache,
+        "fraction": args.fraction,
+        "plots": False,
+        "amp": False if args.device == "cpu" else True,
+        "patience": 0,
+        "val": True,
+        "verbose": True,
+    }
+    for key, value in stage_defaults.items():
+        if key != "stage":
+            overrides[key] = value
+    if args.lr0 is not None:
+        overrides["lr0"] = args.lr0
+    return overrides
 
 
 def with_threads(model: Any, threads: int) -> Any:
@@ -161,39 +170,6 @@ def with_threads(model: Any, threads: int) -> Any:
 
         model.add_callback("on_train_start", set_threads)
     return model
-
-
-def record_wall_time(run_dir: Path, wall_time_s: float) -> None:
-    """Append this invocation's wall time to the run's ``wall_time.json`` (Ultralytics' clock restarts on resume)."""
-    path = run_dir / WALL_TIME_FILE
-    try:
-        segments = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else []
-    except ValueError:
-        segments = []
-    segments.append({"ended": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "wall_time_s": round(wall_time_s, 1)})
-    run_dir.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(segments, indent=2), encoding="utf-8")
-
-
-def finish_run(run: TrainingRun, args: argparse.Namespace, *, stage: str, start_weights: Path) -> int:
-    """Evaluate the best weights on valid and test and promote them if asked and better."""
-    if args.no_evaluate:
-        print(f"run finished: {run.run_dir}")
-        return 0
-    from train.promotion import evaluate_and_maybe_promote
-
-    outcome = evaluate_and_maybe_promote(
-        run_dir=run.run_dir,
-        data_yaml=args.data,
-        stage=stage,
-        start_weights=start_weights,
-        imgsz=args.imgsz,
-        device=args.device,
-        wall_time_s=run.wall_time_s,
-        promote=args.promote,
-    )
-    print(outcome.summary())
-    return 0
 
 
 def main_guard(main_body) -> int:  # type: ignore[no-untyped-def]
@@ -212,7 +188,6 @@ __all__ = [
     "add_common_arguments",
     "check_checkpoint",
     "check_data_yaml",
-    "finish_run",
     "main_guard",
     "run_ultralytics_training",
 ]

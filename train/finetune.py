@@ -17,10 +17,10 @@ from train._common import (  # noqa: E402
     REPO_ROOT,
     add_common_arguments,
     check_checkpoint,
-    finish_run,
     main_guard,
     run_ultralytics_training,
 )
+from train.promotion import finish_run  # noqa: E402
 
 FINETUNE_DEFAULTS = {
     "stage": "finetune",

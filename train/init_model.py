@@ -17,9 +17,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from crackseg.model_card import HISTORY_CSV, STORED_EVALUATION_DIR, save_card  # noqa: E402
-from crackseg.model_loading import MODEL_CARD, SHIPPED_MODEL, file_sha256  # noqa: E402
-from crackseg.runs import read_args_yaml, read_results_csv  # noqa: E402
+from crackseg.core.locations import MODEL_CARD, SHIPPED_MODEL  # noqa: E402
+from crackseg.inference.model_loading import file_sha256  # noqa: E402
+from crackseg.training.model_card import HISTORY_CSV, STORED_EVALUATION_DIR, save_card  # noqa: E402
+from crackseg.training.runs import read_args_yaml, read_results_csv  # noqa: E402
 from train.promotion import append_history, evaluate_weights, stage_entry  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"

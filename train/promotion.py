@@ -6,7 +6,7 @@ A promotion writes, in ``model/``: ``best.pt`` (optimizer state stripped),
 ``results.csv`` (the full history with a ``stage`` column: every stage so far
 plus this run), ``evaluation/test/`` (the stored test report the app shows)
 and ``card.json`` (a new stage entry, metrics and the weights' SHA-256). The
-promoted weights are then quantized to INT8 (``crackseg.quantization``): the
+promoted weights are then quantized to INT8 (``crackseg.training.int8_build``): the
 model ``auto`` runs, installed only if its mask mAP50 on valid stays within
 0.01 of FP32, and recorded in the card's ``int8`` section.
 
@@ -18,7 +18,6 @@ Run standalone on a finished (or stopped) run:
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import sys
 import tempfile
@@ -31,13 +30,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import pandas as pd  # noqa: E402
 
-from crackseg.evaluation import EvaluationReport, evaluate_yolo_split  # noqa: E402
-from crackseg.model_card import HISTORY_CSV, STORED_EVALUATION_DIR, load_card, save_card  # noqa: E402
-from crackseg.model_loading import MODEL_CARD, SHIPPED_MODEL, file_sha256  # noqa: E402
-from crackseg.runs import read_args_yaml, read_results_csv  # noqa: E402
-from crackseg.segmenter import InferenceSettings, Segmenter  # noqa: E402
-from crackseg.system import cpu_model_name  # noqa: E402
-from train._common import WALL_TIME_FILE  # noqa: E402
+from crackseg.core.locations import MODEL_CARD, SHIPPED_MODEL  # noqa: E402
+from crackseg.core.system import cpu_model_name  # noqa: E402
+from crackseg.evaluation.run import EvaluationReport, evaluate_yolo_split  # noqa: E402
+from crackseg.inference.model_loading import file_sha256  # noqa: E402
+from crackseg.inference.segmenter import InferenceSettings, Segmenter  # noqa: E402
+from crackseg.training.model_card import HISTORY_CSV, STORED_EVALUATION_DIR, load_card, save_card  # noqa: E402
+from crackseg.training.runs import read_args_yaml, read_results_csv  # noqa: E402
+from crackseg.training.wall_time import recorded_wall_time  # noqa: E402
+from train._common import TrainingRun  # noqa: E402
 
 
 @dataclass
@@ -157,8 +158,8 @@ def refresh_int8_after_promotion(weights: Path, data_yaml: Path, imgsz: int, car
     accuracy check. Any failure leaves the promotion in place: ``auto`` then
     uses the FP32 OpenVINO export until ``python -m crackseg quantize`` succeeds.
     """
-    from crackseg.errors import CrackSegError
-    from crackseg.quantization import refresh_int8_model
+    from crackseg.core.errors import CrackSegError
+    from crackseg.training.int8_build import refresh_int8_model
 
     try:
         record = refresh_int8_model(weights, data_yaml, imgsz=imgsz, card_path=card_path)
@@ -260,13 +261,23 @@ def stage_entry(
     }
 
 
-def recorded_wall_time(run_dir: Path) -> float | None:
-    """Seconds of training the scripts recorded for a run (every invocation, resumes included)."""
-    try:
-        segments = json.loads((run_dir / WALL_TIME_FILE).read_text(encoding="utf-8"))
-        return float(sum(float(segment["wall_time_s"]) for segment in segments))
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
+def finish_run(run: TrainingRun, args: argparse.Namespace, *, stage: str, start_weights: Path) -> int:
+    """Evaluate the best weights on valid and test and promote them if asked and better."""
+    if args.no_evaluate:
+        print(f"run finished: {run.run_dir}")
+        return 0
+    outcome = evaluate_and_maybe_promote(
+        run_dir=run.run_dir,
+        data_yaml=args.data,
+        stage=stage,
+        start_weights=start_weights,
+        imgsz=args.imgsz,
+        device=args.device,
+        wall_time_s=run.wall_time_s,
+        promote=args.promote,
+    )
+    print(outcome.summary())
+    return 0
 
 
 def hardware_description() -> str:

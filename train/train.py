@@ -16,10 +16,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as `python t
 from train._common import (  # noqa: E402
     add_common_arguments,
     check_checkpoint,
-    finish_run,
     main_guard,
     run_ultralytics_training,
 )
+from train.promotion import finish_run  # noqa: E402
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -12,10 +12,10 @@ from typing import Any
 
 import streamlit as st
 
-from crackseg.measurement import MeasurementSettings
-from crackseg.paths import DATA_DIRS_ENV_VAR
-from crackseg.preprocessing import PREPROCESSORS, PreprocessSpec
-from crackseg.segmenter import InferenceSettings
+from crackseg.inference.preprocessing import PREPROCESSORS, PreprocessSpec
+from crackseg.inference.segmenter import InferenceSettings
+from crackseg.io.allowed_paths import DATA_DIRS_ENV_VAR
+from crackseg.measurement.measure import MeasurementSettings
 
 IMGSZ_CHOICES = (320, 416, 512, 640, 800, 960)
 
@@ -132,7 +132,7 @@ def measurement_controls(prefix: str, container: Any = None) -> MeasurementSetti
 
 @dataclass(frozen=True)
 class DataChoice:
-    """A labelled dataset as the user named it: paths as typed (checked later by ``crackseg.paths``)."""
+    """A labelled dataset as the user named it: paths as typed (checked later by ``crackseg.io.allowed_paths``)."""
 
     data_text: str
     split: str = "test"
@@ -146,7 +146,7 @@ def labelled_data_controls(prefix: str, container: Any = None, *, allow_mask_fol
     """Pick a labelled dataset: the shipped samples, a YOLO data.yaml / dataset folder, or image + mask folders.
 
     Typed paths are only accepted inside ``$CRACKSEG_DATA_DIRS`` or ``samples/``
-    (the caller resolves them with ``crackseg.paths.open_labelled_data``).
+    (the caller resolves them with ``crackseg.datasets.opening.open_labelled_data``).
     """
     where = container or st.sidebar
     kinds = {"samples": "Shipped samples (8 images)", "yolo": "YOLO data.yaml or dataset folder"}

@@ -11,9 +11,9 @@ import os
 
 import streamlit as st
 
-from crackseg.errors import CrackSegError
-from crackseg.model_loading import default_model_path
-from crackseg.segmenter import Segmenter
+from crackseg.core.errors import CrackSegError
+from crackseg.inference.model_loading import default_model_path
+from crackseg.inference.segmenter import Segmenter
 
 APP_BACKEND = "auto"
 BACKEND_ENV_VAR = "CRACKSEG_BACKEND"

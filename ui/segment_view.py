@@ -15,17 +15,13 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-from crackseg.image_io import IMAGE_SUFFIXES
-from crackseg.inspection import Inspection, InspectionFailure, batch_files, inspection_files, output_stem
-from crackseg.measurement import ImageMeasurement, cracks_table
-from crackseg.model_loading import PROJECT_ROOT
-from crackseg.reporting import (
-    CRACK_COLOR_RGB,
-    batch_zip_bytes,
-    downscale_to_fit,
-    draw_overlay,
-    images_summary_table,
-)
+from crackseg.core.locations import PROJECT_ROOT
+from crackseg.export.archive import batch_zip_bytes
+from crackseg.export.overlays import CRACK_COLOR_RGB, downscale_to_fit, draw_overlay
+from crackseg.export.tables import images_summary_table
+from crackseg.io.image_io import IMAGE_SUFFIXES
+from crackseg.measurement.measure import ImageMeasurement, cracks_table
+from crackseg.pipeline.inspection import Inspection, InspectionFailure, batch_files, inspection_files, output_stem
 
 SAMPLES_DIR = PROJECT_ROOT / "samples" / "images"
 UPLOAD_TYPES = tuple(suffix.lstrip(".") for suffix in (*IMAGE_SUFFIXES, ".zip"))
@@ -98,7 +94,7 @@ def display_rgb(rgb: np.ndarray, max_side_px: int = DISPLAY_MAX_SIDE_PX) -> np.n
 
 
 def summary_metrics(measurement: ImageMeasurement) -> None:
-    """Cracks, total length, crack area and density, max width and worst severity as metric tiles."""
+    """Cracks, total length, crack area and its share of the image, max width and worst severity as metric tiles."""
     calibrated = measurement.mm_per_px is not None
     tiles: list[tuple[str, str, str | None]] = [("Cracks", f"{measurement.count:d}", None)]
     px_length = f"{measurement.total_length_px:,.1f} px"
@@ -112,7 +108,7 @@ def summary_metrics(measurement: ImageMeasurement) -> None:
     else:
         tiles += [("Total length (px)", f"{measurement.total_length_px:,.1f}", None)]
         tiles += [("Crack area (px²)", f"{measurement.crack_area_px:,d}", None)]
-    tiles.append(("Crack density (%)", f"{100.0 * measurement.crack_density:.2f}", "share of the image covered"))
+    tiles.append(("Crack area (%)", f"{measurement.crack_area_pct:.2f}", "share of the image covered"))
     if calibrated:
         tiles.append(("Max width (mm)", f"{measurement.max_width_mm:,.2f}", px_width))
     else:

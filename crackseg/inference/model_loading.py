@@ -1,0 +1,83 @@
+"""Where the model comes from and how it is opened, with clear errors.
+
+A ``.pt`` checkpoint is a pickle, that is code. It is only ever loaded from a
+path the operator chose: the shipped ``model/best.pt`` or the ``CRACKSEG_MODEL``
+environment variable. Nothing a browser user uploads or types reaches here.
+The shipped model's SHA-256 is recorded in its card and checked at load.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from crackseg.core.errors import ModelLoadError
+from crackseg.core.locations import MODEL_CARD, SHIPPED_MODEL
+from crackseg.core.offline import enforce_offline
+
+if TYPE_CHECKING:
+    from ultralytics import YOLO
+
+MODEL_ENV_VAR = "CRACKSEG_MODEL"
+
+
+def default_model_path() -> Path:
+    """The operator's model: ``$CRACKSEG_MODEL`` if set, else the shipped ``model/best.pt``."""
+    configured = os.environ.get(MODEL_ENV_VAR, "").strip()
+    return Path(configured).expanduser().resolve() if configured else SHIPPED_MODEL
+
+
+def file_sha256(path: Path) -> str:
+    """Hex SHA-256 of a file, read in chunks (weights are megabytes)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def expected_sha256(weights: Path) -> str | None:
+    """The SHA-256 the model card records for ``weights``, if it is the shipped model."""
+    if weights.resolve() != SHIPPED_MODEL.resolve() or not MODEL_CARD.is_file():
+        return None
+    try:
+        card = json.loads(MODEL_CARD.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    value = card.get("weights", {}).get("sha256")
+    return value if isinstance(value, str) and value else None
+
+
+def verify_weights(weights: Path) -> None:
+    """Raise ``ModelLoadError`` if the file is missing or differs from its card's hash."""
+    if not weights.is_file():
+        raise ModelLoadError(f"{weights}: model file not found (set {MODEL_ENV_VAR} or restore model/best.pt)")
+    expected = expected_sha256(weights)
+    if expected is not None and file_sha256(weights) != expected:
+        raise ModelLoadError(
+            f"{weights}: SHA-256 does not match model/card.json; the shipped model was changed or damaged"
+        )
+
+
+def load_yolo(weights: Path | str) -> YOLO:
+    """Open an Ultralytics segmentation checkpoint, offline.
+
+    Raises ``ModelLoadError`` naming the path when the file is missing, fails
+    the card's hash check, cannot be unpickled, or is not a segmentation model.
+    """
+    weights = Path(weights)
+    verify_weights(weights)
+    enforce_offline()
+    from ultralytics import YOLO
+
+    try:
+        model = YOLO(str(weights), task="segment")
+    except Exception as error:  # noqa: BLE001 - any failure to open is the same user-facing error
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ModelLoadError(f"{weights}: not a readable Ultralytics checkpoint ({reason[:200]})") from error
+    if getattr(model, "task", None) != "segment":
+        raise ModelLoadError(f"{weights}: a {model.task!r} model, not a segmentation model")
+    return model

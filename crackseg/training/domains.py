@@ -1,0 +1,153 @@
+"""The model on every domain it serves, and the promotion rule across them.
+
+Why: a model trained on three kinds of photo (crack-seg close-ups, DeepCrack, frames
+from a survey vehicle) can gain on one and lose on another. A candidate is promoted
+only if it is better on the validation splits taken together and not worse than
+``DOMAIN_TOLERANCE`` on any one of them. Test splits are evaluated for the record,
+never to choose; that includes the street view's confidence threshold, which is the
+one with the best lane cell F1 on the survey *validation* frames.
+
+The four gate metrics (all "higher is better", all in [0, 1]):
+
+- ``crack_seg_mask_map50``: Ultralytics mask mAP50 on crack-seg valid;
+- ``crack_seg_pixel_f1``: pixel F1 on crack-seg valid at the top-down conf;
+- ``deepcrack_f1_2px``: F1 within 2 px on the DeepCrack validation split;
+- ``survey_lane_cell_f1``: 32-px cell F1 inside the lane on the survey val frames,
+  at the street view's conf chosen there.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from crackseg.datasets.labelled import mask_folder_items
+from crackseg.datasets.survey_vehicle import survey_items
+from crackseg.evaluation.run import EvaluationReport, evaluate, evaluate_yolo_split
+from crackseg.inference.segmenter import InferenceSettings, Segmenter
+
+DOMAIN_TOLERANCE = 0.01
+GATE_METRICS = ("crack_seg_mask_map50", "crack_seg_pixel_f1", "deepcrack_f1_2px", "survey_lane_cell_f1")
+TOP_DOWN_CONF = 0.25
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class DomainSets:
+    """Where each domain's labelled splits lie.
+
+    crack_seg_yaml: the crack-seg ``data.yaml`` (splits ``val`` and ``test``).
+    deepcrack_val: a folder with ``images/`` and ``masks/`` (the held-out DeepCrack train images).
+    deepcrack_test: the DeepCrack test folder (``images/``, ``masks/``).
+    survey_root: the survey-vehicle dataset (split by ``survey_vehicle.split_of``).
+    """
+
+    crack_seg_yaml: Path
+    deepcrack_val: Path
+    deepcrack_test: Path
+    survey_root: Path
+
+
+@dataclass
+class DomainEvaluation:
+    """One model on every domain of one split ("val" or "test"), with the street view's chosen conf."""
+
+    split: str
+    crack_seg: EvaluationReport
+    deepcrack: EvaluationReport
+    survey: EvaluationReport
+    street_conf: float
+
+    def scores(self) -> dict[str, float]:
+        """The gate metrics (see the module docstring) plus what users see on the street view."""
+        sweep = self.survey.cell_sweep
+        at_conf = sweep["f1"][_index_of(sweep["thresholds"], self.street_conf)]
+        return {
+            "crack_seg_mask_map50": float(self.crack_seg.ultralytics.get("mask_map50", float("nan"))),
+            "crack_seg_mask_map50_95": float(self.crack_seg.ultralytics.get("mask_map50_95", float("nan"))),
+            "crack_seg_pixel_f1": float(self.crack_seg.pixel["f1"]),
+            "deepcrack_f1_2px": float(self.deepcrack.tolerance["f1"]),
+            "deepcrack_ods": float(self.deepcrack.ods),
+            "survey_lane_cell_f1": float(at_conf),
+            "survey_lane_cell_f1_at_0_25": float(self.survey.region_cells["f1"]),
+            "street_conf": float(self.street_conf),
+        }
+
+
+def _index_of(thresholds: list[float], value: float) -> int:
+    return min(range(len(thresholds)), key=lambda index: abs(thresholds[index] - value))
+
+
+def evaluate_domains(
+    segmenter: Segmenter,
+    sets: DomainSets,
+    split: str,
+    *,
+    street_conf: float | None = None,
+    imgsz: int = 416,
+    progress: Progress = lambda message: None,
+) -> DomainEvaluation:
+    """Evaluate ``segmenter`` on the ``split`` ("val" or "test") of every domain.
+
+    ``street_conf`` is the street view's threshold; ``None`` (validation) chooses it here,
+    as the conf with the best lane cell F1 on these frames. For test, pass the one chosen
+    on val: test never chooses anything.
+    """
+    if split not in ("val", "test"):
+        raise ValueError(f"split must be 'val' or 'test', got {split!r}")
+    top_down = InferenceSettings(conf=TOP_DOWN_CONF, imgsz=imgsz)
+    progress(f"crack-seg {split}")
+    crack_seg = evaluate_yolo_split(segmenter, sets.crack_seg_yaml, split, top_down)
+    progress(f"DeepCrack {split}")
+    deepcrack_dir = sets.deepcrack_val if split == "val" else sets.deepcrack_test
+    deepcrack = evaluate(
+        segmenter,
+        mask_folder_items(deepcrack_dir / "images", deepcrack_dir / "masks"),
+        top_down,
+        source=f"{deepcrack_dir}",
+    )
+    progress(f"survey-vehicle {split}")
+    survey = evaluate(
+        segmenter,
+        survey_items(sets.survey_root, split),
+        dataclasses.replace(top_down, conf=TOP_DOWN_CONF),
+        source=f"{sets.survey_root}:{split}",
+    )
+    chosen = street_conf if street_conf is not None else float(survey.cell_sweep["best_threshold"])
+    return DomainEvaluation(split, crack_seg, deepcrack, survey, chosen)
+
+
+def domain_gate(
+    candidate: dict[str, float], shipped: dict[str, float], tolerance: float = DOMAIN_TOLERANCE
+) -> tuple[bool, list[str]]:
+    """Promote when the mean gain over ``GATE_METRICS`` is positive and no metric drops more than ``tolerance``.
+
+    Returns ``(better, reasons)``; ``reasons`` names every rule the candidate broke.
+    """
+    reasons = []
+    gains = []
+    for name in GATE_METRICS:
+        new, old = candidate.get(name), shipped.get(name)
+        if new is None or old is None or new != new or old != old:  # missing or NaN
+            reasons.append(f"{name}: not measured for both models ({new} vs {old})")
+            continue
+        gains.append(new - old)
+        if new < old - tolerance:
+            reasons.append(f"{name}: {new:.4f} is more than {tolerance} below the shipped {old:.4f}")
+    mean_gain = sum(gains) / len(gains) if gains else 0.0
+    if not mean_gain > 0:
+        reasons.append(f"mean gain over the validation sets is {mean_gain:+.4f}, not above 0")
+    return not reasons, reasons
+
+
+def scores_table(rows: dict[str, dict[str, float]]) -> list[dict[str, Any]]:
+    """``{label: scores}`` as a list of flat rows (for printing or a CSV), metric columns in a fixed order."""
+    columns = [*GATE_METRICS, "crack_seg_mask_map50_95", "deepcrack_ods", "survey_lane_cell_f1_at_0_25", "street_conf"]
+    return [
+        {"model": label, **{name: round(scores.get(name, float("nan")), 4) for name in columns}}
+        for label, scores in rows.items()
+    ]

@@ -1,0 +1,52 @@
+"""The shipped model's card (``model/card.json``): how it was trained and what it measures.
+
+The card is written by ``train/promotion.py`` when a model is promoted and read
+by the app's home page and ``crackseg info``. Its ``weights.sha256`` is what
+``model_loading`` checks the shipped weights against.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from crackseg.core.locations import MODEL_CARD, MODEL_DIR
+
+HISTORY_CSV = MODEL_DIR / "results.csv"
+STORED_EVALUATION_DIR = MODEL_DIR / "evaluation" / "test"
+
+
+def load_card(path: Path = MODEL_CARD) -> dict[str, Any]:
+    """The card as a dict; ``{}`` when there is none or it is unreadable (the app then says so)."""
+    try:
+        card = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return card if isinstance(card, dict) else {}
+
+
+def save_card(card: dict[str, Any], path: Path = MODEL_CARD) -> Path:
+    """Write the card as indented JSON (stable key order for readable diffs)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+def headline_metrics(card: dict[str, Any], split: str, *, int8: bool = False) -> dict[str, Any]:
+    """The metrics the card records for ``split`` (``valid`` or ``test``), flattened for display.
+
+    ``int8=True`` reads the INT8 model's scores (the card's ``int8`` section,
+    written by ``crackseg.training.int8_build``) instead of the PyTorch weights'.
+    """
+    source = card.get("int8", {}) if int8 else card
+    metrics = source.get("metrics", {}).get(split, {})
+    flat: dict[str, Any] = {}
+    for key in ("mask_map50", "mask_map50_95", "box_map50", "box_map50_95", "ods", "ois"):
+        if key in metrics:
+            flat[key] = metrics[key]
+    for group in ("pixel", "tolerance", "instance"):
+        for key, value in metrics.get(group, {}).items():
+            if key in ("precision", "recall", "f1", "iou"):
+                flat[f"{group}_{key}"] = value
+    return flat

@@ -1,0 +1,114 @@
+"""The three-domain training set, built from small synthetic copies of the three source layouts."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from crackseg.core.errors import DatasetError
+from crackseg.datasets.labelled import YoloDataset, label_path_for, yolo_label_to_masks
+from crackseg.datasets.survey_vehicle import split_of, survey_frames
+from crackseg.datasets.three_domain import ThreeDomainSettings, ThreeDomainSources, build_three_domain
+
+SURVEY_FRAMES = 20
+
+
+def write_image(path: Path, width: int, height: int, seed: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    assert cv2.imwrite(str(path), rng.integers(60, 200, (height, width, 3), dtype=np.uint8))
+
+
+def write_mask(path: Path, mask: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    assert cv2.imwrite(str(path), mask.astype(np.uint8) * 255)
+
+
+@pytest.fixture
+def sources(tmp_path: Path) -> ThreeDomainSources:
+    crack_seg = tmp_path / "crack-seg"
+    for split, count in (("train", 3), ("valid", 2)):
+        for index in range(count):
+            write_image(crack_seg / split / "images" / f"{split}{index}.jpg", 64, 64, index)
+            if index:  # the first image of each split is crack-free (no label file)
+                (crack_seg / split / "labels").mkdir(parents=True, exist_ok=True)
+                (crack_seg / split / "labels" / f"{split}{index}.txt").write_text("0 0.1 0.1 0.5 0.1 0.5 0.3\n")
+    (crack_seg / "data.yaml").write_text("train: train/images\nval: valid/images\nnames:\n  0: crack\n")
+
+    deepcrack = tmp_path / "deepcrack" / "train"
+    for index in range(12):
+        write_image(deepcrack / "images" / f"{index:03d}.jpg", 48, 32, 100 + index)
+        mask = np.zeros((32, 48), dtype=bool)
+        mask[10:14, 5 : 10 + 2 * index] = True
+        write_mask(deepcrack / "masks" / f"{index:03d}.png", mask)
+
+    survey = tmp_path / "survey" / "Dataset"
+    for index in range(SURVEY_FRAMES):
+        name = f"frame{index:02d}"
+        write_image(survey / name / f"{name}_RAW.jpg", 1024, 640, 200 + index)
+        crack = np.zeros((640, 1024), dtype=bool)
+        for x in range(100, 900, 11):  # a dashed transverse crack across the frame
+            crack[300:303, x : x + 7] = True
+        write_mask(survey / name / f"{name}_CRACK.png", crack)
+        write_mask(survey / name / f"{name}_LANE.png", np.ones((640, 1024), dtype=bool))
+    return ThreeDomainSources(crack_seg / "data.yaml", deepcrack, tmp_path / "survey")
+
+
+def test_survey_split_follows_the_name_order_rule() -> None:
+    splits = [split_of(index) for index in range(2235)]
+    assert (splits.count("test"), splits.count("val"), splits.count("train")) == (224, 223, 1788)
+
+
+def test_survey_frames_by_split(sources: ThreeDomainSources) -> None:
+    test = survey_frames(sources.survey_root, "test")
+    assert [frame.name for frame in test] == ["frame00", "frame10"]
+    assert [frame.name for frame in survey_frames(sources.survey_root, "val")] == ["frame05", "frame15"]
+    assert test[0].lane_mask().all()
+    with pytest.raises(DatasetError, match="unknown survey split"):
+        survey_frames(sources.survey_root, "valid")
+
+
+def test_build_mixes_the_three_domains(sources: ThreeDomainSources, tmp_path: Path) -> None:
+    out = tmp_path / "combined"
+    data_yaml = build_three_domain(sources, out, ThreeDomainSettings(deepcrack_repeat=2))
+    dataset = YoloDataset.from_yaml(data_yaml)
+    train = [path.name for path in dataset.split_paths("train")]
+    val = [path.name for path in dataset.split_paths("val")]
+    # crack-seg 3; DeepCrack 12 minus 2 held out (index % 6 == 5), twice; survey 16 train frames x 2 crops.
+    assert sum(name.startswith("cs_") for name in train) == 3
+    assert sum(name.startswith("dc_") for name in train) == 20
+    assert sum(name.startswith("sv_") for name in train) == 32
+    assert sorted(name for name in val if name.startswith("dc_")) == ["dc_005.jpg", "dc_011.jpg"]
+    assert sum(name.startswith("sv_") for name in val) == 4
+    assert not any("frame00" in name or "frame10" in name for name in train + val)  # test frames never written
+    assert sorted(p.name for p in (out / "deepcrack-val" / "masks").iterdir()) == ["005.png", "011.png"]
+
+    # The survey crop's label is the dashed crack, joined into one instance, at the crop's own coordinates.
+    crop = out / "train" / "images" / "sv_frame01_x384.jpg"
+    masks = yolo_label_to_masks(label_path_for(crop), (640, 640))
+    assert masks.shape[0] == 1
+    assert masks[0, 301, 0:505].all() and not masks[0, :295].any() and not masks[0, 310:].any()
+    # A DeepCrack label reproduces its mask; crack-free crack-seg images stay label-free.
+    dc_masks = yolo_label_to_masks(out / "train" / "labels" / "dc_r1_003.txt", (48, 32))
+    assert dc_masks.shape[0] == 1 and dc_masks[0, 10:14, 5:16].all()
+    assert not (out / "train" / "labels" / "cs_train0.txt").exists()
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["splits"]["train"]["images"] == {"crack_seg": 3, "deepcrack": 20, "survey_vehicle": 32}
+
+
+def test_rebuild_replaces_the_previous_build(sources: ThreeDomainSources, tmp_path: Path) -> None:
+    out = tmp_path / "combined"
+    build_three_domain(sources, out, ThreeDomainSettings(deepcrack_repeat=3))
+    build_three_domain(sources, out, ThreeDomainSettings(deepcrack_repeat=1, survey_fraction=0.5))
+    names = [path.name for path in (out / "train" / "images").iterdir()]
+    assert sum(name.startswith("dc_") for name in names) == 10
+    assert sum(name.startswith("sv_") for name in names) == 16
+
+
+def test_output_inside_a_source_is_refused(sources: ThreeDomainSources) -> None:
+    with pytest.raises(DatasetError, match="must not lie inside"):
+        build_three_domain(sources, sources.deepcrack_train_dir / "combined")
