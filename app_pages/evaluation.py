@@ -24,7 +24,7 @@ from crackseg.evaluation.run import (
     worst_images,
 )
 from crackseg.inference.segmenter import InferenceSettings, Segmenter
-from crackseg.training.model_card import STORED_EVALUATION_DIR
+from crackseg.training.model_card import STORED_EVALUATION_DIR, domain_table, load_card
 from ui.controls import labelled_data_controls, model_controls, preprocess_controls
 from ui.plots import confusion_figure, f1_confidence_figure, pr_curve_figure
 from ui.resources import get_segmenter
@@ -45,6 +45,7 @@ def _evaluate(
     data: LabelledData,
     settings: InferenceSettings,
     tolerance_px: int,
+    cell_px: int,
     with_map: bool,
     model_sha: str,
     _segmenter: Segmenter,
@@ -57,7 +58,13 @@ def _evaluate(
         bar.progress(min(done / max(total, 1), 1.0), text=f"{done}/{total} images · {name}")
 
     report = evaluate(
-        _segmenter, data.items, settings, tolerance_px=tolerance_px, source=data.source, progress=progress
+        _segmenter,
+        data.items,
+        settings,
+        tolerance_px=tolerance_px,
+        cell_px=cell_px,
+        source=data.source,
+        progress=progress,
     )
     if with_map and data.yaml_path is not None:
         bar.progress(1.0, text="Ultralytics box and mask mAP…")
@@ -79,13 +86,20 @@ def _new_evaluation(segmenter: Segmenter) -> tuple[EvaluationReport, LabelledDat
         st.subheader("Model")
         settings = dataclasses.replace(model_controls("eval"), preprocess=preprocess_controls("eval"))
         tolerance_px = st.number_input("Tolerance (px)", 0, 10, 2, 1, key="eval_tolerance")
+        cell_px = st.number_input(
+            "Cell size (px)", 4, 256, 32, 4, key="eval_cell_px", help="A cell is cracked when it holds a crack pixel."
+        )
         with_map = st.checkbox(
             "Also Ultralytics box/mask mAP (YOLO data)", value=False, key="eval_with_map", help="Runs model.val()."
         )
     if st.button("Run evaluation", key="eval_run", type="primary"):
         try:
-            data = open_labelled_data(choice.data_text, choice.split, choice.masks_text)
-            report = _evaluate(data, settings, int(tolerance_px), bool(with_map), segmenter.sha256, segmenter)
+            data = open_labelled_data(
+                choice.data_text, choice.split, choice.masks_text, regions_text=choice.regions_text
+            )
+            report = _evaluate(
+                data, settings, int(tolerance_px), int(cell_px), bool(with_map), segmenter.sha256, segmenter
+            )
         except CrackSegError as error:
             st.error(str(error))
             return None
@@ -206,6 +220,22 @@ def _gallery(report: EvaluationReport, data: LabelledData | str, settings: Infer
             st.image(overlay, caption=f"{row['image']} · F1 {row['f1']:.3f} · IoU {row['iou']:.3f}", width="stretch")
 
 
+def _every_dataset() -> None:
+    """The shipped model on each dataset its card records, side by side (no model run)."""
+    table = domain_table(load_card())
+    if table.empty:
+        return
+    with st.expander("The shipped model on every dataset (validation and test)", expanded=True):
+        st.dataframe(
+            table,
+            hide_index=True,
+            column_config={
+                "val": st.column_config.NumberColumn("validation", format="%.3f"),
+                "test": st.column_config.NumberColumn("test (reported only)", format="%.3f"),
+            },
+        )
+
+
 def run() -> None:
     st.title("Evaluation")
     mode = st.radio("Show", list(MODES), format_func=MODES.get, horizontal=True, key="eval_mode")
@@ -217,6 +247,7 @@ def run() -> None:
                 st.info("Choose labelled data in the sidebar and press **Run evaluation**.")
             st.stop()
     else:
+        _every_dataset()
         result = _stored_evaluation()
         if result is None:
             st.stop()

@@ -14,7 +14,7 @@ import streamlit as st
 
 from crackseg.core.locations import SHIPPED_MODEL
 from crackseg.inference.model_loading import default_model_path
-from crackseg.training.model_card import headline_metrics, load_card
+from crackseg.training.model_card import domain_table, headline_metrics, load_card
 from ui import segment_view as view
 from ui.resources import app_backend
 
@@ -153,6 +153,30 @@ def show_model_card(card: dict[str, Any]) -> None:
     summary = int8_summary(card)
     if summary:
         st.markdown(summary)
+    show_domains(card)
+
+
+def show_domains(card: dict[str, Any]) -> None:
+    """The model on every dataset it was evaluated on, validation and test side by side."""
+    st.subheader("On every dataset")
+    table = domain_table(card)
+    if table.empty:
+        st.caption("Not yet evaluated beyond crack-seg (`python train/evaluate_domains.py ... --record-card`).")
+        return
+    st.dataframe(
+        table,
+        hide_index=True,
+        height=35 * (len(table) + 1) + 3,
+        column_config={
+            "val": st.column_config.NumberColumn("validation", format="%.3f"),
+            "test": st.column_config.NumberColumn("test (reported only)", format="%.3f"),
+        },
+    )
+    st.caption(
+        "crack-seg: top-down close-ups; DeepCrack: another camera and surface; survey vehicle: frames from a "
+        "highway-survey vehicle, scored by 32-px cells inside the labelled lane (its crack labels are sparse "
+        "dashes). The street view's confidence threshold is chosen on the validation frames only."
+    )
 
 
 def show_samples() -> None:

@@ -113,8 +113,12 @@ def test_the_normalized_view_divides_each_row_by_its_total(page: AppTest, sample
     [
         ("yolo", {"eval_data_path": "samples/../model/card.json"}),
         ("masks", {"eval_images_path": "/etc", "eval_masks_path": "/etc"}),
+        (
+            "masks",
+            {"eval_images_path": "samples/images", "eval_masks_path": "samples/images", "eval_regions_path": "/etc"},
+        ),
     ],
-    ids=["yaml-dotdot", "mask-folders"],
+    ids=["yaml-dotdot", "mask-folders", "region-folder"],
 )
 def test_paths_outside_the_allowed_folders_are_refused(page: AppTest, kind: str, inputs: dict[str, str]) -> None:
     at = page.run()

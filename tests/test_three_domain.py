@@ -112,3 +112,23 @@ def test_rebuild_replaces_the_previous_build(sources: ThreeDomainSources, tmp_pa
 def test_output_inside_a_source_is_refused(sources: ThreeDomainSources) -> None:
     with pytest.raises(DatasetError, match="must not lie inside"):
         build_three_domain(sources, sources.deepcrack_train_dir / "combined")
+
+
+def test_a_build_names_its_evaluation_sets(sources: ThreeDomainSources, tmp_path: Path) -> None:
+    """The promotion finds every domain's validation and test sets from the build's manifest."""
+    from crackseg.training.domains import DomainSets
+    from train.promotion import domains_of
+
+    out = tmp_path / "combined"
+    data_yaml = build_three_domain(sources, out)
+    sets = domains_of(data_yaml)
+    assert sets == DomainSets(
+        crack_seg_yaml=sources.crack_seg_yaml,
+        deepcrack_val=(out / "deepcrack-val").resolve(),
+        deepcrack_test=sources.deepcrack_train_dir.parent / "test",
+        survey_root=sources.survey_root,
+    )
+    assert domains_of(sources.crack_seg_yaml) is None  # a plain dataset keeps the crack-seg rule
+    (out / "manifest.json").write_text("{}")
+    with pytest.raises(DatasetError, match="manifest"):
+        DomainSets.from_build(out)

@@ -12,7 +12,7 @@ Example (the shipped model and a candidate, figures for the model issue's table)
 from __future__ import annotations
 
 import argparse
-import json
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -20,8 +20,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as `python t
 
 from crackseg.core.errors import CrackSegError  # noqa: E402
 from crackseg.core.json_values import dumps  # noqa: E402
+from crackseg.core.locations import MODEL_CARD  # noqa: E402
+from crackseg.inference.model_loading import file_sha256  # noqa: E402
 from crackseg.inference.segmenter import Segmenter  # noqa: E402
 from crackseg.training.domains import DomainSets, evaluate_domains, scores_table  # noqa: E402
+from crackseg.training.model_card import load_card, save_card  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 
@@ -34,26 +37,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--backend", default="torch", help="inference backend (torch, auto, ...)")
     parser.add_argument("--splits", nargs="+", default=["val", "test"], choices=["val", "test"])
     parser.add_argument("--out", type=Path, default=None, help="write every score here (JSON)")
-    return parser.parse_args(argv)
-
-
-def domain_sets(three_domain: Path) -> DomainSets:
-    """The evaluation sets named by a three-domain build's manifest."""
-    manifest = json.loads((three_domain / "manifest.json").read_text(encoding="utf-8"))
-    sources = manifest["sources"]
-    return DomainSets(
-        crack_seg_yaml=Path(sources["crack_seg_yaml"]),
-        deepcrack_val=Path(manifest["deepcrack_val_dir"]),
-        deepcrack_test=Path(sources["deepcrack_train_dir"]).parent / "test",
-        survey_root=Path(sources["survey_root"]),
+    parser.add_argument(
+        "--record-card",
+        action="store_true",
+        help="write the scores into model/card.json's 'domains' section (only for the weights the card describes)",
     )
+    return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Evaluate every weights file; exit 2 with one line on a bad input."""
     args = parse_args(argv)
     try:
-        sets = domain_sets(args.three_domain)
+        sets = DomainSets.from_build(args.three_domain)
         results: dict[str, dict[str, dict[str, float]]] = {}
         for weights in args.weights:
             segmenter = Segmenter(weights, backend=args.backend)
@@ -74,7 +70,29 @@ def main(argv: list[str] | None = None) -> int:
         print("  ".join(f"{key}={value}" for key, value in row.items()))
     if args.out is not None:
         args.out.write_text(dumps(results), encoding="utf-8")
+    if args.record_card:
+        return record_in_card(args.weights, results, sets)
     return 0
+
+
+def record_in_card(weights: list[Path], results: dict[str, dict[str, dict[str, float]]], sets: DomainSets) -> int:
+    """Store the card's model's scores on every domain (exit 2 if none of ``weights`` is that model)."""
+    card = load_card()
+    for path in weights:
+        if file_sha256(path) == card.get("weights", {}).get("sha256"):
+            card["domains"] = results[str(path)] | {
+                "sets": {key: str(value) for key, value in dataclasses.asdict(sets).items()},
+                "measured_by": "python train/evaluate_domains.py model/best.pt --three-domain DIR --record-card",
+            }
+            card.setdefault("views", {})["street"] = {
+                "conf": results[str(path)]["val"]["street_conf"],
+                "chosen_on": "survey-vehicle val frames: best 32-px cell F1 in the lane",
+            }
+            save_card(card)
+            print(f"recorded in {MODEL_CARD}")
+            return 0
+    print(f"error: none of the weights is the model {MODEL_CARD} describes", file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":

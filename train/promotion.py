@@ -1,7 +1,12 @@
 """Evaluate a run's best weights and promote them into ``model/`` only when they beat the shipped model.
 
 The choice uses the **valid** split only (mask mAP50 and pixel F1 must both be
-higher); the test split is evaluated and reported, never used to choose.
+higher); the test split is evaluated and reported, never used to choose. A run on
+the three-domain build (``train/build_dataset.py``: a ``manifest.json`` beside its
+data.yaml) is judged by the domain gate instead: better on the validation splits of
+crack-seg, DeepCrack and the survey-vehicle frames together, and no one of them worse
+than 0.01 (``crackseg.training.domains``); its card then records every domain's
+scores and each view's default conf (the street view's chosen on survey val).
 A promotion writes, in ``model/``: ``best.pt`` (optimizer state stripped),
 ``results.csv`` (the full history with a ``stage`` column: every stage so far
 plus this run), ``evaluation/test/`` (the stored test report the app shows)
@@ -18,6 +23,7 @@ Run standalone on a finished (or stopped) run:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import shutil
 import sys
 import tempfile
@@ -35,6 +41,14 @@ from crackseg.core.system import cpu_model_name  # noqa: E402
 from crackseg.evaluation.run import EvaluationReport, evaluate_yolo_split  # noqa: E402
 from crackseg.inference.model_loading import file_sha256  # noqa: E402
 from crackseg.inference.segmenter import InferenceSettings, Segmenter  # noqa: E402
+from crackseg.training.domains import (  # noqa: E402
+    DOMAIN_TOLERANCE,
+    GATE_METRICS,
+    TOP_DOWN_CONF,
+    DomainSets,
+    domain_gate,
+    evaluate_domains,
+)
 from crackseg.training.model_card import HISTORY_CSV, STORED_EVALUATION_DIR, load_card, save_card  # noqa: E402
 from crackseg.training.runs import read_args_yaml, read_results_csv  # noqa: E402
 from crackseg.training.wall_time import recorded_wall_time  # noqa: E402
@@ -52,6 +66,7 @@ class PromotionOutcome:
     promoted: bool
     reasons: list[str] = field(default_factory=list)
     int8: str | None = None  # how quantizing the promoted weights went (promotion only)
+    domains: dict[str, dict[str, float]] = field(default_factory=dict)  # gate scores: shipped val, candidate val/test
 
     def summary(self) -> str:
         """Before/after table as text, for the log."""
@@ -71,6 +86,11 @@ class PromotionOutcome:
             if self.promoted
             else ("better, not promoted (no --promote)" if self.better else "not better: kept the shipped model")
         )
+        if self.domains:
+            lines.append("domain scores (" + ", ".join(GATE_METRICS) + ", street conf)")
+            for label, scores in self.domains.items():
+                values = [scores.get(name, float("nan")) for name in (*GATE_METRICS, "street_conf")]
+                lines.append(f"{label:<17} " + " ".join(f"{value:.4f}" for value in values))
         return "\n".join([*lines, verdict, *self.reasons, *([self.int8] if self.int8 else [])])
 
 
@@ -113,11 +133,29 @@ def evaluate_and_maybe_promote(
     wall_time_s: float | None,
     promote: bool,
     model_dir: Path = SHIPPED_MODEL.parent,
+    domains: DomainSets | None = None,
 ) -> PromotionOutcome:
-    """Evaluate ``run_dir``'s best weights on valid and test; promote if asked and better on valid."""
+    """Evaluate ``run_dir``'s best weights on valid and test; promote if asked and better on valid.
+
+    With ``domains`` (a three-domain run) the rule is the domain gate: better on the validation
+    splits of all domains together and no domain worse than its tolerance (``crackseg.training.domains``).
+    """
     best = run_dir / "weights" / "best.pt"
     if not best.is_file():
         raise FileNotFoundError(f"{best}: the run has no best weights")
+    if domains is not None:
+        return _promote_on_domains(
+            run_dir=run_dir,
+            best=best,
+            domains=domains,
+            stage=stage,
+            start_weights=start_weights,
+            imgsz=imgsz,
+            device=device,
+            wall_time_s=wall_time_s,
+            promote=promote,
+            model_dir=model_dir,
+        )
     with tempfile.TemporaryDirectory(prefix="crackseg-promote-") as tmp:
         candidate_weights = stripped_copy(best, Path(tmp))
         candidate_valid = evaluate_weights(candidate_weights, data_yaml, "val", imgsz, device)
@@ -151,6 +189,80 @@ def evaluate_and_maybe_promote(
     return outcome
 
 
+def _promote_on_domains(
+    *,
+    run_dir: Path,
+    best: Path,
+    domains: DomainSets,
+    stage: str,
+    start_weights: Path,
+    imgsz: int,
+    device: str,
+    wall_time_s: float | None,
+    promote: bool,
+    model_dir: Path,
+) -> PromotionOutcome:
+    """The domain gate: shipped and candidate on every validation split, the candidate on every test split."""
+    with tempfile.TemporaryDirectory(prefix="crackseg-promote-") as tmp:
+        candidate_weights = stripped_copy(best, Path(tmp))
+        candidate = Segmenter(candidate_weights, backend="torch", device=device)
+        candidate_val = evaluate_domains(candidate, domains, "val", imgsz=imgsz, progress=print)
+        candidate_test = evaluate_domains(
+            candidate, domains, "test", street_conf=candidate_val.street_conf, imgsz=imgsz, progress=print
+        )
+        shipped = Segmenter(model_dir / "best.pt", backend="torch", device=device)
+        shipped_val = evaluate_domains(shipped, domains, "val", imgsz=imgsz, progress=print)
+        better, reasons = domain_gate(candidate_val.scores(), shipped_val.scores())
+        scores = {
+            "shipped val": shipped_val.scores(),
+            "candidate val": candidate_val.scores(),
+            "candidate test": candidate_test.scores(),
+        }
+        outcome = PromotionOutcome(
+            candidate=candidate_val.crack_seg.summary(),
+            shipped=shipped_val.crack_seg.summary(),
+            candidate_test=candidate_test.crack_seg.summary(),
+            better=better,
+            promoted=False,
+            reasons=reasons,
+            domains=scores,
+        )
+        if promote and better:
+            install_model(
+                weights=candidate_weights,
+                run_dir=run_dir,
+                stage=stage,
+                start_weights=start_weights,
+                valid_report=candidate_val.crack_seg,
+                test_report=candidate_test.crack_seg,
+                wall_time_s=wall_time_s,
+                model_dir=model_dir,
+                card_extra={
+                    "domains": {
+                        "gate": {"metrics": list(GATE_METRICS), "tolerance": DOMAIN_TOLERANCE},
+                        "sets": {key: str(value) for key, value in dataclasses.asdict(domains).items()},
+                        "val": candidate_val.scores(),
+                        "test": candidate_test.scores(),
+                        "shipped_val_before": shipped_val.scores(),
+                    },
+                    "views": view_defaults(candidate_val.street_conf),
+                },
+            )
+            outcome.promoted = True
+            outcome.int8 = refresh_int8_after_promotion(
+                model_dir / "best.pt", domains.crack_seg_yaml, imgsz, model_dir / MODEL_CARD.name
+            )
+    return outcome
+
+
+def view_defaults(street_conf: float) -> dict[str, dict[str, Any]]:
+    """Each view's default settings for the card: top-down as always, street with its conf chosen on val."""
+    return {
+        "top-down": {"conf": TOP_DOWN_CONF, "chosen_on": "crack-seg valid (the product's default since stage 1)"},
+        "street": {"conf": street_conf, "chosen_on": "survey-vehicle val frames: best 32-px cell F1 in the lane"},
+    }
+
+
 def refresh_int8_after_promotion(weights: Path, data_yaml: Path, imgsz: int, card_path: Path) -> str:
     """Quantize newly promoted weights (the old INT8 model was made from the old ones); one line saying how it went.
 
@@ -179,8 +291,9 @@ def install_model(
     test_report: EvaluationReport,
     wall_time_s: float | None,
     model_dir: Path,
+    card_extra: dict[str, Any] | None = None,
 ) -> None:
-    """Copy weights, history, test report and card into ``model_dir``."""
+    """Copy weights, history, test report and card into ``model_dir`` (``card_extra``: more card sections)."""
     history_path = model_dir / HISTORY_CSV.name
     card_path = model_dir / MODEL_CARD.name
     card = load_card(card_path)
@@ -215,6 +328,7 @@ def install_model(
             "metrics": {"valid": valid_report.summary(), "test": test_report.summary()},
             "updated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
+        | (card_extra or {})
     )
     save_card(card, card_path)
 
@@ -275,9 +389,16 @@ def finish_run(run: TrainingRun, args: argparse.Namespace, *, stage: str, start_
         device=args.device,
         wall_time_s=run.wall_time_s,
         promote=args.promote,
+        domains=domains_of(args.data),
     )
     print(outcome.summary())
     return 0
+
+
+def domains_of(data_yaml: Path) -> DomainSets | None:
+    """A three-domain build (a ``manifest.json`` beside its data.yaml) is judged by the domain gate; else None."""
+    folder = Path(data_yaml).resolve().parent
+    return DomainSets.from_build(folder) if (folder / "manifest.json").is_file() else None
 
 
 def hardware_description() -> str:
@@ -299,7 +420,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run_dir", type=Path, help="Ultralytics run folder (with weights/best.pt, results.csv)")
     shared_data = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "crack-seg" / "data.yaml"
-    parser.add_argument("--data", type=Path, default=shared_data)
+    parser.add_argument(
+        "--data", type=Path, default=shared_data, help="data.yaml (a three-domain build is judged on every domain)"
+    )
     parser.add_argument("--stage", default="finetune", help="stage label for the card and history")
     parser.add_argument("--start-weights", type=Path, default=SHIPPED_MODEL, help="what the run started from")
     parser.add_argument("--imgsz", type=int, default=416)
@@ -320,6 +443,7 @@ def main(argv: list[str] | None = None) -> int:
         device=args.device,
         wall_time_s=None,
         promote=args.promote,
+        domains=domains_of(args.data),
     )
     print(outcome.summary())
     return 0

@@ -137,6 +137,7 @@ class DataChoice:
     data_text: str
     split: str = "test"
     masks_text: str | None = None
+    regions_text: str | None = None  # region masks (where cells are scored, e.g. the surveyed lane); None: all
 
 
 SAMPLES_DATA_TEXT = "samples/data.yaml"
@@ -171,4 +172,10 @@ def labelled_data_controls(prefix: str, container: Any = None, *, allow_mask_fol
         key=f"{prefix}_masks_path",
         help="Binary masks paired with the images by file stem (a _mask / _label suffix is allowed).",
     )
-    return DataChoice(images_text, "test", masks_text)
+    regions_text = where.text_input(
+        "Region mask folder (optional, server path)",
+        value="",
+        key=f"{prefix}_regions_path",
+        help="Where the truth is complete (e.g. the surveyed lane): cell scores are also given inside it.",
+    )
+    return DataChoice(images_text, "test", masks_text, regions_text.strip() or None)

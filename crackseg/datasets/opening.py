@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from crackseg.core.errors import DatasetError
-from crackseg.datasets.labelled import LabelledImage, YoloDataset, mask_folder_items
+from crackseg.datasets.labelled import LabelledImage, YoloDataset, mask_folder_items, with_regions
 from crackseg.io.allowed_paths import allowed_data_roots, resolve_allowed_path
 
 
@@ -34,11 +34,13 @@ def open_labelled_data(
     masks_text: str | None = None,
     *,
     allowed_roots: Sequence[Path] | None = None,
+    regions_text: str | None = None,
 ) -> LabelledData:
     """Labelled images named by a user, checked against ``allowed_roots`` (default ``allowed_data_roots()``).
 
     - ``masks_text`` given: ``data_text`` is an image folder and ``masks_text``
-      its binary-mask folder (paired by file stem);
+      its binary-mask folder (paired by file stem); ``regions_text`` optionally a
+      folder of region masks (where the truth is complete), paired the same way;
     - ``data_text`` a ``.yaml`` file, or a folder holding ``data.yaml``: a YOLO
       dataset, of which ``split`` is read. The split's image folder must also
       lie inside an allowed root (a data.yaml cannot point elsewhere).
@@ -49,7 +51,13 @@ def open_labelled_data(
     path = resolve_allowed_path(data_text, roots)
     if masks_text is not None:
         masks = resolve_allowed_path(masks_text, roots)
-        return LabelledData(tuple(mask_folder_items(path, masks)), f"images {path} + masks {masks}")
+        items = mask_folder_items(path, masks)
+        if regions_text:
+            regions = resolve_allowed_path(regions_text, roots)
+            return LabelledData(
+                tuple(with_regions(items, regions)), f"images {path} + masks {masks} + regions {regions}"
+            )
+        return LabelledData(tuple(items), f"images {path} + masks {masks}")
     yaml_path = path / "data.yaml" if path.is_dir() else path
     if path.is_dir() and not yaml_path.is_file():
         raise DatasetError(f"{data_text}: a folder without data.yaml (give a data.yaml, or image and mask folders)")

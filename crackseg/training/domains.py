@@ -19,11 +19,13 @@ The four gate metrics (all "higher is better", all in [0, 1]):
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from crackseg.core.errors import DatasetError
 from crackseg.datasets.labelled import mask_folder_items
 from crackseg.datasets.survey_vehicle import survey_items
 from crackseg.evaluation.run import EvaluationReport, evaluate, evaluate_yolo_split
@@ -50,6 +52,22 @@ class DomainSets:
     deepcrack_val: Path
     deepcrack_test: Path
     survey_root: Path
+
+    @classmethod
+    def from_build(cls, three_domain_dir: Path | str) -> DomainSets:
+        """The evaluation sets a three-domain build (``datasets.three_domain``) was made from, by its manifest."""
+        manifest_path = Path(three_domain_dir) / "manifest.json"
+        try:
+            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+            sources = manifest["sources"]
+            return cls(
+                crack_seg_yaml=Path(sources["crack_seg_yaml"]),
+                deepcrack_val=Path(manifest["deepcrack_val_dir"]),
+                deepcrack_test=Path(sources["deepcrack_train_dir"]).parent / "test",
+                survey_root=Path(sources["survey_root"]),
+            )
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise DatasetError(f"{manifest_path}: not a three-domain build's manifest ({error})") from None
 
 
 @dataclass

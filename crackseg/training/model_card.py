@@ -11,6 +11,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from crackseg.core.locations import MODEL_CARD, MODEL_DIR
 
 HISTORY_CSV = MODEL_DIR / "results.csv"
@@ -50,3 +52,31 @@ def headline_metrics(card: dict[str, Any], split: str, *, int8: bool = False) ->
             if key in ("precision", "recall", "f1", "iou"):
                 flat[f"{group}_{key}"] = value
     return flat
+
+
+DOMAIN_ROWS: tuple[tuple[str, str, str], ...] = (
+    ("crack-seg", "mask mAP50", "crack_seg_mask_map50"),
+    ("crack-seg", "mask mAP50-95", "crack_seg_mask_map50_95"),
+    ("crack-seg", "pixel F1", "crack_seg_pixel_f1"),
+    ("DeepCrack", "F1 within 2 px", "deepcrack_f1_2px"),
+    ("DeepCrack", "ODS", "deepcrack_ods"),
+    ("survey vehicle, in the lane", "32-px cell F1 at the street conf", "survey_lane_cell_f1"),
+    ("survey vehicle, in the lane", "32-px cell F1 at conf 0.25", "survey_lane_cell_f1_at_0_25"),
+    ("survey vehicle", "street conf (chosen on val)", "street_conf"),
+)
+"""Rows of the cross-dataset table: dataset, metric, key in the card's ``domains`` scores."""
+
+
+def domain_table(card: dict[str, Any]) -> pd.DataFrame:
+    """The model on every dataset it was evaluated on, validation and test side by side.
+
+    Columns ``dataset, metric, val, test``; empty when the card has no ``domains`` section
+    (written by ``train/evaluate_domains.py --record-card`` or a three-domain promotion).
+    """
+    domains = card.get("domains", {})
+    rows = []
+    for dataset, metric, key in DOMAIN_ROWS:
+        values = {split: domains.get(split, {}).get(key) for split in ("val", "test")}
+        if any(value is not None for value in values.values()):
+            rows.append({"dataset": dataset, "metric": metric, **values})
+    return pd.DataFrame(rows, columns=["dataset", "metric", "val", "test"])
