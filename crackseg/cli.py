@@ -204,6 +204,7 @@ def _without_pixels(inspection: Any) -> Any:
         rgb=inspection.rgb[:1, :1],
         prediction=CrackPrediction.empty((1, 1)),
         measurement=inspection.measurement,
+        source_path=inspection.source_path,
     )
 
 
@@ -216,7 +217,8 @@ def _write_files(root: Path, files: Sequence[tuple[str, bytes]]) -> None:
 
 def command_measure(args: argparse.Namespace) -> int:
     from crackseg.datasets.labelled import read_binary_mask
-    from crackseg.measurement.measure import MeasurementSettings, cracks_table, measure_binary_mask
+    from crackseg.export.tables import cracks_table
+    from crackseg.measurement.measure import MeasurementSettings, measure_binary_mask
 
     mask = read_binary_mask(args.mask)
     settings = MeasurementSettings(mm_per_px=args.mm_per_px, severity_thresholds_mm=tuple(args.severity_mm))
@@ -224,7 +226,9 @@ def command_measure(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(measurement.to_dict(), indent=2))
     else:
-        table = cracks_table(measurement)
+        table = cracks_table(measurement).drop(columns=["image", "source_path"])
+        if args.mm_per_px is None:
+            table = table.drop(columns=[column for column in table.columns if column.endswith(("_mm", "_mm2"))])
         print(table.to_string(index=False) if len(table) else "no cracks in this mask")
         print(json.dumps(measurement.summary(), indent=2))
     return 0

@@ -68,7 +68,7 @@ def test_a_sample_button_opens_it_on_the_segment_page():
     at.button(key="home_sample_0").click().run()
     assert not at.exception
     assert at.session_state["segment_samples"] == [first_sample]
-    assert any(frame.value.columns.tolist()[:2] == ["id", "length (px)"] for frame in at.dataframe)
+    assert any(frame.value.columns.tolist()[:2] == ["crack_id", "length_px"] for frame in at.dataframe)
 
 
 def test_int8_scores_and_its_accuracy_check_are_shown():

@@ -74,13 +74,13 @@ def test_predict_options_reach_the_model_and_the_tables(capfd: pytest.CaptureFix
         out = tmp_path / conf
         code, _, err = run_cli(capfd, "predict", *map(str, IMAGES[:3]), "--out", str(out), "--conf", conf)
         assert code == 0, err
-        counts[conf] = pd.read_csv(out / "images.csv")["cracks"].sum()
+        counts[conf] = pd.read_csv(out / "images.csv")["crack_count"].sum()
     assert counts["0.05"] > counts["0.6"]
     calibrated = tmp_path / "calibrated"
     code, _, err = run_cli(capfd, "predict", str(IMAGES[0]), "--out", str(calibrated), "--mm-per-px", "0.5")
     assert code == 0, err
     cracks = pd.read_csv(calibrated / "cracks.csv")
-    assert len(cracks) and list(cracks["length (mm)"]) == pytest.approx(list(0.5 * cracks["length (px)"]), abs=0.05)
+    assert len(cracks) and list(cracks["length_mm"]) == pytest.approx(list(0.5 * cracks["length_px"]), abs=0.01)
 
 
 def test_module_entry_point_runs() -> None:
@@ -115,12 +115,17 @@ def test_predict_with_a_bad_file_exits_1_and_writes_the_rest(tmp_path: Path, cap
         assert len(list((out / folder).glob("*"))) == 2, folder
     mask = np.asarray(Image.open(next((out / "masks").glob("*.png"))))
     assert mask.shape[:2] == (416, 416)
-    images = pd.read_csv(out / "images.csv")
-    assert len(images) == 2
+    images = pd.read_csv(out / "images.csv").set_index("image")
+    assert list(images.index) == [IMAGES[0].name, IMAGES[2].name, bad.name]  # named as given, failed one too
+    assert images.loc[bad.name, "status"] == "failed" and images.loc[bad.name, "error"] == err.strip()
+    assert images.loc[bad.name, "source_path"] == str(bad) and pd.isna(images.loc[bad.name, "crack_count"])
+    assert (images.loc[[IMAGES[0].name, IMAGES[2].name], "status"] == "ok").all()
     cracks = pd.read_csv(out / "cracks.csv")
-    assert set(cracks["image"]) <= {str(IMAGES[0]), str(IMAGES[2])} and len(cracks) >= 1
+    assert set(cracks["image"]) <= {IMAGES[0].name, IMAGES[2].name} and len(cracks) >= 1
+    assert set(cracks["source_path"]) <= {str(IMAGES[0]), str(IMAGES[2])}
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["images"] == 2 and summary["failed"] == [{"name": str(bad), "error": err.strip()}]
+    failed = [{"image": bad.name, "source_path": str(bad), "error": err.strip()}]
+    assert summary["images"] == 2 and summary["failed"] == failed
     assert summary["cracks"] == len(cracks)
     assert summary["settings"]["model"]["sha256"] == CARD["weights"]["sha256"]
 
@@ -148,7 +153,7 @@ def test_predict_with_calibration_reports_millimetres(tmp_path: Path, capfd: pyt
     )
     assert code == 0
     summary = json.loads((out / "summary.json").read_text())
-    totals = summary["per_image"][0]
+    [totals] = pd.read_csv(out / "images.csv").to_dict("records")
     assert totals["mm_per_px"] == 2.0
     assert totals["total_length_mm"] == pytest.approx(2 * totals["total_length_px"], rel=0.01)
     assert summary["settings"]["measurement"]["mm_per_px"] == 2.0
@@ -175,16 +180,17 @@ def test_measure_a_hand_made_bar(tmp_path: Path, capfd: pytest.CaptureFixture[st
     [crack] = result["cracks"]
     assert crack["length_px"] == pytest.approx(200, rel=0.02)
     assert crack["mean_width_px"] == pytest.approx(6, abs=1)
-    assert crack["crack_type"] == "longitudinal" and crack["area_px"] == 1200
+    assert crack["crack_type"] == "longitudinal" and crack["area_px2"] == 1200
     assert crack["length_mm"] == pytest.approx(100, rel=0.02)
-    assert result["totals"]["count"] == 1 and result["totals"]["resolution_wh"] == [100, 260]
+    assert result["totals"]["crack_count"] == 1
+    assert (result["totals"]["width_px"], result["totals"]["height_px"]) == (100, 260)
 
 
 def test_measure_empty_mask_and_text_output(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "clean.png"
     Image.fromarray(np.zeros((50, 50), np.uint8)).save(path)
     code, out, _ = run_cli(capfd, "measure", str(path), "--json")
-    assert code == 0 and json.loads(out)["cracks"] == [] and json.loads(out)["totals"]["count"] == 0
+    assert code == 0 and json.loads(out)["cracks"] == [] and json.loads(out)["totals"]["crack_count"] == 0
     code, out, _ = run_cli(capfd, "measure", str(path))
     assert code == 0 and "no cracks in this mask" in out
 
@@ -395,7 +401,7 @@ def test_measure_reads_zero_one_masks(tmp_path: Path, capfd: pytest.CaptureFixtu
     code, out, _ = run_cli(capfd, "measure", str(path), "--json")
     assert code == 0
     [crack] = json.loads(out)["cracks"]
-    assert crack["area_px"] == 400 and crack["crack_type"] == "transverse"
+    assert crack["area_px2"] == 400 and crack["crack_type"] == "transverse"
 
 
 def test_cli_backend_choices_are_the_segmenter_backends() -> None:

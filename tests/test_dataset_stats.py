@@ -53,12 +53,12 @@ def test_samples_instances_match_the_label_files(sample_items: list[LabelledImag
     assert len(per_image) == 8 and not sample_stats.failures
     for item in sample_items:
         assert per_image.loc[item.name, "instances"] == label_lines(item.image_path), item.name
-    assert (per_image[["width", "height"]] == 416).all().all()  # the samples are 416x416
+    assert (per_image[["width_px", "height_px"]] == 416).all().all()  # the samples are 416x416
 
 
 def test_the_crack_free_sample_has_no_instances_and_no_area(sample_stats: DatasetStats) -> None:
     row = sample_stats.per_image.set_index("image").loc[CRACK_FREE_SAMPLE]
-    assert row["instances"] == 0 and row["crack_area_px"] == 0 and row["crack_area_pct"] == 0
+    assert row["instances"] == 0 and row["crack_area_px2"] == 0 and row["crack_area_pct"] == 0
     assert row["total_length_px"] == 0
     assert CRACK_FREE_SAMPLE not in set(sample_stats.per_instance["image"])
 
@@ -67,8 +67,8 @@ def test_samples_fractions_areas_and_summary_are_consistent(sample_stats: Datase
     per_image, per_instance, summary = sample_stats.per_image, sample_stats.per_instance, sample_stats.summary
     assert per_image["crack_area_pct"].between(0, 100).all()
     cracked = per_image[per_image["instances"] > 0]
-    assert (cracked["crack_area_px"] > 0).all()
-    np.testing.assert_allclose(per_image["crack_area_pct"], 100 * per_image["crack_area_px"] / (416 * 416))
+    assert (cracked["crack_area_px2"] > 0).all()
+    np.testing.assert_allclose(per_image["crack_area_pct"], 100 * per_image["crack_area_px2"] / (416 * 416))
     # every truth polygon of the samples is a real crack, so each is measured once, numbered 1..N per image
     ids = per_instance.groupby("image")["crack_id"].apply(list)
     assert {name: ids[name] for name in ids.index} == {
@@ -96,11 +96,11 @@ def test_hand_drawn_mask_gives_known_counts_and_areas(tmp_path: Path) -> None:
     Image.fromarray(np.zeros((20, 40), np.uint8)).save(tmp_path / "masks" / "clean.png")
     stats = dataset_statistics(mask_folder_items(tmp_path / "images", tmp_path / "masks"))
     rows = stats.per_image.set_index("image")
-    assert rows.loc["road.png", ["width", "height", "instances", "crack_area_px"]].tolist() == [40, 20, 2, 94]
+    assert rows.loc["road.png", ["width_px", "height_px", "instances", "crack_area_px2"]].tolist() == [40, 20, 2, 94]
     assert rows.loc["road.png", "crack_area_pct"] == pytest.approx(100 * 94 / 800)
-    assert rows.loc["clean.png", ["instances", "crack_area_px"]].tolist() == [0, 0]
-    bar = stats.per_instance.sort_values("area_px").iloc[-1]
-    assert bar["area_px"] == 90
+    assert rows.loc["clean.png", ["instances", "crack_area_px2"]].tolist() == [0, 0]
+    bar = stats.per_instance.sort_values("area_px2").iloc[-1]
+    assert bar["area_px2"] == 90
     assert 26 <= bar["length_px"] <= 31  # a 30-px bar, give or take its rounded ends
     assert 2 <= bar["mean_width_px"] <= 4  # three pixels thick
     assert stats.summary["images_without_cracks"] == 1 and stats.summary["instances"] == 2

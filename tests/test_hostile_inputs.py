@@ -18,6 +18,7 @@ from pathlib import Path
 
 import hostile
 import numpy as np
+import pandas as pd
 import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
@@ -26,7 +27,7 @@ from crackseg.core.errors import DatasetError, ImageLoadError
 from crackseg.datasets.labelled import YoloDataset, mask_folder_items
 from crackseg.evaluation.run import evaluate
 from crackseg.inference.prediction import CrackPrediction
-from crackseg.inference.segmenter import InferenceSettings
+from crackseg.inference.segmenter import InferenceSettings, Segmenter
 from crackseg.io.allowed_paths import DATA_DIRS_ENV_VAR
 from crackseg.io.image_io import load_image
 from crackseg.io.inputs import expand_named_payloads
@@ -49,6 +50,8 @@ class EmptySegmenter:
 
     def info(self) -> dict[str, str]:
         return {"name": "empty.pt", "sha256": "0" * 64, "backend": "fake"}
+
+    predict_many = Segmenter.predict_many  # the real streaming path over the fake model
 
 
 def assert_one_line(message: str) -> None:
@@ -223,10 +226,12 @@ def test_cli_predict_reports_each_bad_file_on_one_line_and_inspects_the_rest(tmp
         named[name] = line
     assert len(lines) == len(named) == len(refused), lines
     summary = json.loads((out / "summary.json").read_text())
-    assert {failure["name"] for failure in summary["failed"]} == set(refused)
+    assert {failure["source_path"] for failure in summary["failed"]} == set(refused)
     inspected = [name for name, refusal in expected.items() if refusal is None]
-    per_image = [entry["image"] for entry in summary["per_image"]]
-    assert set(per_image[:-1]) == set(inspected) and per_image[-1] == str(sample)
+    images = pd.read_csv(out / "images.csv")
+    ok = images[images["status"] == "ok"]
+    assert set(ok["source_path"][:-1]) == set(inspected) and ok["source_path"].iloc[-1] == str(sample)
+    assert set(images.loc[images["status"] == "failed", "source_path"]) == set(refused)
     assert summary["images"] == len(inspected) + 1 and len(list((out / "json").iterdir())) == len(inspected) + 1
     assert f"{len(inspected) + 1} image(s) inspected" in result.stdout
 
@@ -263,7 +268,7 @@ def test_segment_page_names_every_bad_upload_and_shows_the_others(samples_dir: P
     inspected = [name for name, refusal in expected.items() if refusal is None] + [GOOD_SAMPLE]
     summary = next(frame.value for frame in at.dataframe if "image" in frame.value.columns)
     assert list(summary["image"]) == inspected
-    assert int(summary.set_index("image").loc[GOOD_SAMPLE, "cracks"]) >= 1  # the real photo is still measured
+    assert int(summary.set_index("image").loc[GOOD_SAMPLE, "crack_count"]) >= 1  # the real photo is still measured
     for target in hostile.traversal_escape_targets():  # uploads stay in memory: nothing extracted anywhere
         assert not (Path.cwd() / target).resolve().exists() and not Path(target).exists(), target
 

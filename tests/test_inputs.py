@@ -65,11 +65,15 @@ def test_folder_is_expanded_recursively_and_sorted(tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("not an image")
     (tmp_path / "b" / "more.zip").write_bytes(make_zip([("inside.png", BLUE)]))
     payloads = list(expand_paths([tmp_path]))
-    assert summary(payloads) == [
-        (str(tmp_path / "a.png"), RED, True),
-        (str(tmp_path / "b" / "c.PNG"), GREEN, True),
-        (f"{tmp_path / 'b' / 'more.zip'}/inside.png", BLUE, True),
+    # named relative to the folder given, never by the flattened absolute path; the full path is the source
+    assert summary(payloads) == [("a.png", RED, True), ("b/c.PNG", GREEN, True), ("b/more.zip/inside.png", BLUE, True)]
+    assert [payload.source_path for payload in payloads] == [
+        str(tmp_path / "a.png"),
+        str(tmp_path / "b" / "c.PNG"),
+        f"{tmp_path / 'b' / 'more.zip'}/inside.png",
     ]
+    [single] = list(expand_paths([tmp_path / "b" / "c.PNG"]))
+    assert (single.name, single.source_path) == ("c.PNG", str(tmp_path / "b" / "c.PNG"))
 
 
 def test_missing_path_and_empty_folder_are_per_item_errors(tmp_path: Path) -> None:
@@ -78,8 +82,8 @@ def test_missing_path_and_empty_folder_are_per_item_errors(tmp_path: Path) -> No
     (tmp_path / "ok.png").write_bytes(RED)
     missing = tmp_path / "nowhere.jpg"
     payloads = list(expand_paths([missing, empty, tmp_path / "ok.png"]))
-    assert payloads[0] == NamedPayload(str(missing), error=f"{missing}: file not found")
-    assert payloads[1] == NamedPayload(str(empty), error=f"{empty}: no images in this folder")
+    assert payloads[0] == NamedPayload("nowhere.jpg", error=f"{missing}: file not found", source_path=str(missing))
+    assert payloads[1] == NamedPayload("empty", error=f"{empty}: no images in this folder", source_path=str(empty))
     assert payloads[2].ok and payloads[2].data == RED
 
 

@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+from crackseg.export.schema import CRACK_COLUMNS, IMAGE_COLUMNS
 from crackseg.inference.prediction import CrackPrediction
 from crackseg.inference.segmenter import InferenceSettings, Segmenter
 from crackseg.io.inputs import NamedPayload
@@ -140,24 +141,29 @@ def test_batch_files_tables_and_summary() -> None:
         inspect_image(BarSegmenter(), ROAD, "a.png", measurement_settings=MeasurementSettings(2.0)),
         inspect_image(BarSegmenter(), WHITE, "clean.png", measurement_settings=MeasurementSettings(2.0)),
     ]
-    failures = [InspectionFailure("bad.jpg", "bad.jpg: empty file (0 bytes)")]
+    failures = [InspectionFailure("bad.jpg", "/in/bad.jpg: empty file (0 bytes)", "/in/bad.jpg")]
     files = dict(batch_files(inspections, failures, RECORD))
     assert sorted(files) == ["cracks.csv", "images.csv", "summary.json"]
     cracks = pd.read_csv(io.BytesIO(files["cracks.csv"]))
-    assert list(cracks["image"]) == ["a.png"] and cracks.columns[0] == "image"
-    assert len(pd.read_csv(io.BytesIO(files["images.csv"]))) == 2
+    assert list(cracks["image"]) == ["a.png"] and list(cracks.columns) == list(CRACK_COLUMNS)
+    images = pd.read_csv(io.BytesIO(files["images.csv"]))
+    assert list(images.columns) == list(IMAGE_COLUMNS)
+    assert list(images["image"]) == ["a.png", "clean.png", "bad.jpg"]
+    assert list(images["status"]) == ["ok", "ok", "failed"] and list(images["crack_count"][:2]) == [1, 0]
+    assert images["error"].iloc[2] == "/in/bad.jpg: empty file (0 bytes)"
     summary = json.loads(files["summary.json"])
     assert summary["images"] == 2 and summary["cracks"] == 1
-    assert summary["failed"] == [{"name": "bad.jpg", "error": "bad.jpg: empty file (0 bytes)"}]
+    assert summary["failed"] == [
+        {"image": "bad.jpg", "source_path": "/in/bad.jpg", "error": "/in/bad.jpg: empty file (0 bytes)"}
+    ]
     assert summary["settings"]["measurement"]["mm_per_px"] == 2.0
-    assert [row["image"] for row in summary["per_image"]] == ["a.png", "clean.png"]
 
 
 def test_batch_without_cracks_still_has_headed_tables() -> None:
     inspections = [inspect_image(BarSegmenter(), WHITE, "clean.png")]
     files = dict(batch_files(inspections, [], RECORD))
     cracks = pd.read_csv(io.BytesIO(files["cracks.csv"]))
-    assert len(cracks) == 0 and cracks.columns[0] == "image" and len(cracks.columns) > 3
+    assert len(cracks) == 0 and list(cracks.columns) == list(CRACK_COLUMNS)
     assert json.loads(files["summary.json"])["cracks"] == 0
 
 

@@ -15,7 +15,6 @@ from crackseg.measurement.measure import (
     CrackMeasurement,
     ImageMeasurement,
     MeasurementSettings,
-    cracks_table,
     measure_binary_mask,
     measure_crack_mask,
     measure_prediction,
@@ -322,7 +321,7 @@ def test_no_cracks(image: Callable[[], ImageMeasurement]) -> None:
     assert (measured.total_length_px, measured.max_width_px) == (0.0, 0.0)
     assert measured.worst_severity == "none"
     assert set(measured.type_counts.values()) == {0}
-    assert len(cracks_table(measured)) == 0
+    assert measured.to_dict()["cracks"] == []
     assert json.loads(json.dumps(measured.to_dict())) == {"cracks": [], "totals": measured.summary()}
 
 
@@ -350,37 +349,23 @@ def test_inputs_are_not_changed() -> None:
 
 # --- tables and serialisation ---------------------------------------------------------------------------------
 
-PX_COLUMNS = ["id", "length (px)", "mean width (px)", "max width (px)", "area (px²)"]
-MM_COLUMNS = ["length (mm)", "mean width (mm)", "max width (mm)", "area (mm²)"]
-TAIL_COLUMNS = ["orientation (°)", "type", "severity", "confidence"]
+def test_to_dict_uses_the_output_schema_names() -> None:
+    """Measurement dicts are named as the output tables' columns, so JSON and CSV agree."""
+    from crackseg.export.schema import CRACK_COLUMNS, IMAGE_COLUMNS
 
-
-@pytest.mark.parametrize(
-    ("mask", "settings", "columns"),
-    [
-        pytest.param(two_bars(), MeasurementSettings(), PX_COLUMNS + TAIL_COLUMNS, id="uncalibrated_two_cracks"),
-        pytest.param(two_bars(), CALIBRATED, PX_COLUMNS + MM_COLUMNS + TAIL_COLUMNS, id="calibrated_two_cracks"),
-        pytest.param(np.zeros((9, 9), bool), CALIBRATED, PX_COLUMNS + MM_COLUMNS + TAIL_COLUMNS, id="calibrated_empty"),
-        pytest.param(np.zeros((9, 9), bool), MeasurementSettings(), PX_COLUMNS + TAIL_COLUMNS, id="uncalibrated_empty"),
-    ],
-)
-def test_cracks_table_columns_and_rows(mask: np.ndarray, settings: MeasurementSettings, columns: list[str]) -> None:
-    image = measure_binary_mask(mask, settings)
-    table = cracks_table(image)
-    assert list(table.columns) == columns
-    assert len(table) == image.count
-    if image.count:
-        assert table["id"].tolist() == [1, 2]
-        assert table["area (px²)"].tolist() == [1200, 900]
-        assert table["length (px)"].tolist() == [round(crack.length_px, 1) for crack in image.cracks]
+    image = measure_binary_mask(two_bars(), CALIBRATED)
+    data = image.to_dict()
+    assert list(data["cracks"][0]) == [name for name in CRACK_COLUMNS if name not in ("image", "source_path")]
+    assert set(data["totals"]) == set(IMAGE_COLUMNS) - {"image", "source_path", "status", "error"}
+    assert [crack["area_px2"] for crack in data["cracks"]] == [1200, 900]
 
 
 def test_to_dict_is_plain_json() -> None:
     image = measure_binary_mask(two_bars(), MeasurementSettings(mm_per_px=0.5))
     data = json.loads(json.dumps(image.to_dict()))
     assert len(data["cracks"]) == 2
-    assert data["totals"]["count"] == 2
-    assert data["totals"]["crack_area_px"] == 2100
+    assert data["totals"]["crack_count"] == 2
+    assert data["totals"]["crack_area_px2"] == 2100
     assert data["totals"]["crack_area_mm2"] == pytest.approx(2100 * 0.25)
     first = data["cracks"][0]
     assert first["crack_type"] == "longitudinal"

@@ -7,6 +7,7 @@ import io
 import json
 import zipfile
 from datetime import datetime, timezone
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -24,7 +25,8 @@ from crackseg.export.overlays import (
     draw_overlay,
 )
 from crackseg.export.report_html import inspection_report_html
-from crackseg.export.tables import cracks_csv_bytes, images_summary_table, measurement_json
+from crackseg.export.schema import CRACK_COLUMNS, IMAGE_COLUMNS
+from crackseg.export.tables import cracks_csv_bytes, image_record, images_table, measurement_json
 from crackseg.inference.prediction import CrackPrediction
 from crackseg.measurement.measure import MeasurementSettings, measure_prediction
 
@@ -148,31 +150,48 @@ def test_rgb_png_and_jpeg_bytes() -> None:
 # --------------------------------------------------------------------------- tables and JSON
 
 
-def test_cracks_csv_has_one_row_per_crack_with_image_name() -> None:
+def test_cracks_csv_has_every_schema_column_and_one_row_per_crack() -> None:
     measurement = measure_prediction(_two_cracks(), MeasurementSettings(mm_per_px=2.0))
-    table = pd.read_csv(io.BytesIO(cracks_csv_bytes(measurement, "road 1.jpg")))
-    assert len(table) == 2
+    table = pd.read_csv(io.BytesIO(cracks_csv_bytes(measurement, "road 1.jpg", "/data/road 1.jpg")))
+    assert list(table.columns) == list(CRACK_COLUMNS)
     assert table["image"].tolist() == ["road 1.jpg", "road 1.jpg"]
-    assert table["id"].tolist() == [1, 2]
-    assert "length (mm)" in table.columns
-    formula = pd.read_csv(io.BytesIO(cracks_csv_bytes(measurement, "=cmd()")))
-    assert not formula["image"].iloc[0].startswith("=")
+    assert table["source_path"].tolist() == ["/data/road 1.jpg"] * 2
+    assert table["crack_id"].tolist() == [1, 2]
+    assert table["length_mm"].tolist() == pytest.approx((2 * table["length_px"]).tolist(), abs=0.011)  # both rounded
+    uncalibrated = measure_prediction(_two_cracks(), MeasurementSettings())
+    table = pd.read_csv(io.BytesIO(cracks_csv_bytes(uncalibrated, "a.jpg")))
+    assert list(table.columns) == list(CRACK_COLUMNS) and table["length_mm"].isna().all()
+    formula = pd.read_csv(io.BytesIO(cracks_csv_bytes(measurement, "=cmd()", "+sum(A1)")))
+    assert formula["image"].iloc[0] == "'=cmd()" and formula["source_path"].iloc[0] == "'+sum(A1)"
 
 
-def test_images_summary_table_one_row_per_image() -> None:
+def test_images_table_one_row_per_input_failed_ones_included() -> None:
     calibrated = measure_prediction(_two_cracks(), MeasurementSettings(mm_per_px=0.5))
     empty = measure_prediction(CrackPrediction.empty((WIDTH, HEIGHT)), MeasurementSettings())
-    table = images_summary_table([("a.jpg", calibrated), ("b.jpg", empty)])
-    assert table["image"].tolist() == ["a.jpg", "b.jpg"]
-    assert table["cracks"].tolist() == [2, 0]
-    assert table.loc[0, "crack area (px²)"] == 40 * 4 + 4 * 30
+    table = images_table(
+        [
+            image_record("a.jpg", "/in/a.jpg", calibrated),
+            image_record("b.jpg", "/in/b.jpg", empty),
+            image_record("c.txt", "/in/c.txt", error="/in/c.txt: not an image"),
+        ]
+    )
+    assert list(table.columns) == list(IMAGE_COLUMNS)
+    assert table["image"].tolist() == ["a.jpg", "b.jpg", "c.txt"]
+    assert table["status"].tolist() == ["ok", "ok", "failed"]
+    assert table["crack_count"].tolist()[:2] == [2, 0] and pd.isna(table.loc[2, "crack_count"])
+    assert table.loc[0, "crack_area_px2"] == 40 * 4 + 4 * 30
     assert table.loc[0, "crack_area_pct"] == pytest.approx(100 * 280 / (WIDTH * HEIGHT), abs=1e-3)
-    assert table.loc[1, "worst severity"] == "none"
-    assert pd.isna(table.loc[1, "total length (mm)"])
-    assert table.loc[0, "longitudinal"] + table.loc[0, "transverse"] == 2
-    uncalibrated = images_summary_table([("b.jpg", empty)])
-    assert "total length (mm)" not in uncalibrated.columns
-    assert len(images_summary_table([])) == 0
+    assert table.loc[1, "worst_severity"] == "none" and pd.isna(table.loc[1, "total_length_mm"])
+    assert table.loc[0, "longitudinal_count"] + table.loc[0, "transverse_count"] == 2
+    assert table.loc[2, "error"] == "/in/c.txt: not an image" and pd.isna(table.loc[0, "error"])
+    assert list(images_table([]).columns) == list(IMAGE_COLUMNS)
+
+
+def test_every_schema_column_is_documented_in_the_readme() -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    for column in {*CRACK_COLUMNS, *IMAGE_COLUMNS}:
+        assert f"`{column}`" in readme, column
+        assert column.isascii() and column == column.lower() and " " not in column
 
 
 def test_measurement_json_is_strict_json_with_settings() -> None:
@@ -184,7 +203,7 @@ def test_measurement_json_is_strict_json_with_settings() -> None:
     assert document["settings"]["tiling"] == [512, 0.2]
     assert document["settings"]["bad"] is None
     assert len(document["cracks"]) == 2
-    assert document["totals"]["count"] == 2
+    assert document["totals"]["crack_count"] == 2
 
 
 # --------------------------------------------------------------------------- HTML report

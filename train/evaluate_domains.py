@@ -23,7 +23,7 @@ from crackseg.core.json_values import dumps  # noqa: E402
 from crackseg.core.locations import MODEL_CARD  # noqa: E402
 from crackseg.inference.model_loading import file_sha256  # noqa: E402
 from crackseg.inference.segmenter import Segmenter  # noqa: E402
-from crackseg.training.domains import DomainSets, evaluate_domains, scores_table  # noqa: E402
+from crackseg.training.domains import DomainSets, evaluate_domains, scores_table, view_defaults  # noqa: E402
 from crackseg.training.model_card import load_card, save_card  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets"
@@ -84,10 +84,7 @@ def record_in_card(weights: list[Path], results: dict[str, dict[str, dict[str, f
                 "sets": {key: str(value) for key, value in dataclasses.asdict(sets).items()},
                 "measured_by": "python train/evaluate_domains.py model/best.pt --three-domain DIR --record-card",
             }
-            card.setdefault("views", {})["street"] = {
-                "conf": results[str(path)]["val"]["street_conf"],
-                "chosen_on": "survey-vehicle val frames: best 32-px cell F1 in the lane",
-            }
+            card["views"] = view_defaults(results[str(path)]["val"]["street_conf"])
             save_card(card)
             print(f"recorded in {MODEL_CARD}")
             return 0

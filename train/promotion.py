@@ -44,10 +44,10 @@ from crackseg.inference.segmenter import InferenceSettings, Segmenter  # noqa: E
 from crackseg.training.domains import (  # noqa: E402
     DOMAIN_TOLERANCE,
     GATE_METRICS,
-    TOP_DOWN_CONF,
     DomainSets,
     domain_gate,
     evaluate_domains,
+    view_defaults,
 )
 from crackseg.training.model_card import HISTORY_CSV, STORED_EVALUATION_DIR, load_card, save_card  # noqa: E402
 from crackseg.training.runs import read_args_yaml, read_results_csv  # noqa: E402
@@ -253,14 +253,6 @@ def _promote_on_domains(
                 model_dir / "best.pt", domains.crack_seg_yaml, imgsz, model_dir / MODEL_CARD.name
             )
     return outcome
-
-
-def view_defaults(street_conf: float) -> dict[str, dict[str, Any]]:
-    """Each view's default settings for the card: top-down as always, street with its conf chosen on val."""
-    return {
-        "top-down": {"conf": TOP_DOWN_CONF, "chosen_on": "crack-seg valid (the product's default since stage 1)"},
-        "street": {"conf": street_conf, "chosen_on": "survey-vehicle val frames: best 32-px cell F1 in the lane"},
-    }
 
 
 def refresh_int8_after_promotion(weights: Path, data_yaml: Path, imgsz: int, card_path: Path) -> str:

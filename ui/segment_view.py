@@ -13,14 +13,16 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import streamlit as st
 
 from crackseg.core.locations import PROJECT_ROOT
 from crackseg.export.archive import batch_zip_bytes
 from crackseg.export.overlays import CRACK_COLOR_RGB, downscale_to_fit, draw_overlay
-from crackseg.export.tables import images_summary_table
+from crackseg.export.schema import CRACK_LABELS, IMAGE_LABELS
+from crackseg.export.tables import cracks_table, image_record, images_table
 from crackseg.io.image_io import IMAGE_SUFFIXES
-from crackseg.measurement.measure import ImageMeasurement, cracks_table
+from crackseg.measurement.measure import ImageMeasurement
 from crackseg.pipeline.inspection import Inspection, InspectionFailure, batch_files, inspection_files, output_stem
 
 SAMPLES_DIR = PROJECT_ROOT / "samples" / "images"
@@ -128,6 +130,17 @@ def overlay_controls() -> tuple[float, bool, bool]:
     return float(alpha), bool(show_boxes), bool(show_ids)
 
 
+def display_columns(table: pd.DataFrame, labels: dict[str, str]) -> pd.DataFrame:
+    """The columns people see: those with a label, without the ones that are empty throughout (mm, uncalibrated)."""
+    shown = [column for column in table.columns if column in labels and not table[column].isna().all()]
+    return table[shown]
+
+
+def column_labels(table: pd.DataFrame, labels: dict[str, str]) -> dict[str, str]:
+    """``st.column_config`` labels: the schema's names stay the data's, people read these."""
+    return {column: labels[column] for column in table.columns}
+
+
 def inspection_detail(inspection: Inspection, record: dict[str, Any]) -> None:
     """Original and overlay side by side, the summary tiles, the per-crack table and the downloads."""
     st.subheader(inspection.name)
@@ -139,7 +152,10 @@ def inspection_detail(inspection: Inspection, record: dict[str, Any]) -> None:
     summary_metrics(inspection.measurement)
     if inspection.measurement.count:
         st.markdown(f"**Cracks** <span style='color:{CRACK_COLOR_HEX}'>■</span>", unsafe_allow_html=True)
-        st.dataframe(cracks_table(inspection.measurement), hide_index=True, key="segment_cracks_table")
+        table = display_columns(cracks_table(inspection.measurement), CRACK_LABELS)
+        st.dataframe(
+            table, hide_index=True, key="segment_cracks_table", column_config=column_labels(table, CRACK_LABELS)
+        )
     else:
         st.success("No cracks detected in this image.")
     download_row(inspection, record)
@@ -192,9 +208,17 @@ def batch_zip_button(
 def batch_summary(inspections: Sequence[Inspection]) -> int:
     """The table across images (click a row to open it) and a picker; returns the index shown in detail."""
     st.subheader(f"Summary of {len(inspections)} images")
-    table = images_summary_table([(inspection.name, inspection.measurement) for inspection in inspections])
+    records = [
+        image_record(inspection.name, inspection.source_path, inspection.measurement) for inspection in inspections
+    ]
+    table = display_columns(images_table(records), IMAGE_LABELS)
     event = st.dataframe(
-        table, hide_index=True, on_select="rerun", selection_mode="single-row", key="segment_summary_table"
+        table,
+        hide_index=True,
+        on_select="rerun",
+        selection_mode="single-row",
+        key="segment_summary_table",
+        column_config=column_labels(table, IMAGE_LABELS),
     )
     rows = list(event.selection.rows) if event is not None else []
     selected = rows[0] if rows and 0 <= rows[0] < len(inspections) else None

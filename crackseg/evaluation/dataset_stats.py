@@ -24,11 +24,11 @@ from crackseg.measurement.measure import MeasurementSettings, measure_prediction
 
 ProgressCallback = Callable[[int, int, str], None]  # (done, total, current image name)
 
-IMAGE_COLUMNS = ("image", "width", "height", "instances", "crack_area_px", "crack_area_pct", "total_length_px")
+IMAGE_COLUMNS = ("image", "width_px", "height_px", "instances", "crack_area_px2", "crack_area_pct", "total_length_px")
 INSTANCE_COLUMNS = (
     "image",
     "crack_id",
-    "area_px",
+    "area_px2",
     "length_px",
     "mean_width_px",
     "max_width_px",
@@ -42,7 +42,7 @@ class DatasetStats:
     """Ground-truth statistics of a list of labelled images.
 
     Attributes:
-        per_image: one row per readable image, columns ``IMAGE_COLUMNS``; ``crack_area_px`` counts pixels
+        per_image: one row per readable image, columns ``IMAGE_COLUMNS``; ``crack_area_px2`` counts pixels
             covered by any instance (overlaps once), ``crack_area_pct`` is that area over ``width * height``,
             in percent.
         per_instance: one row per measured truth instance, columns ``INSTANCE_COLUMNS``; ``crack_id`` is the
@@ -90,10 +90,10 @@ def dataset_statistics(
         image_rows.append(
             {
                 "image": item.name,
-                "width": int(width),
-                "height": int(height),
+                "width_px": int(width),
+                "height_px": int(height),
                 "instances": int(truth.shape[0]),
-                "crack_area_px": measurement.crack_area_px,
+                "crack_area_px2": measurement.crack_area_px,
                 "crack_area_pct": float(measurement.crack_area_pct),
                 "total_length_px": float(measurement.total_length_px),
             }
@@ -102,7 +102,7 @@ def dataset_statistics(
             {
                 "image": item.name,
                 "crack_id": crack.crack_id,
-                "area_px": crack.area_px,
+                "area_px2": crack.area_px,
                 "length_px": float(crack.length_px),
                 "mean_width_px": float(crack.mean_width_px),
                 "max_width_px": float(crack.max_width_px),

@@ -21,7 +21,9 @@ import numpy as np
 
 from crackseg.export.encoding import rgb_to_jpeg_bytes
 from crackseg.export.overlays import check_rgb, downscale_to_fit
-from crackseg.measurement.measure import ImageMeasurement, cracks_table
+from crackseg.export.schema import CRACK_LABELS
+from crackseg.export.tables import cracks_table
+from crackseg.measurement.measure import ImageMeasurement
 
 REPORT_MAX_SIDE_PX = 1600
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
@@ -122,6 +124,9 @@ def inspection_report_html(
     check_rgb(rgb)
     check_rgb(overlay_rgb)
     table = cracks_table(measurement)
+    if measurement.mm_per_px is None:  # uncalibrated: the mm columns would be empty
+        table = table.drop(columns=[column for column in table.columns if column.endswith(("_mm", "_mm2"))])
+    table = table[[column for column in table.columns if column in CRACK_LABELS]]
     return (
         _environment()
         .get_template("inspection_report.html.j2")
@@ -134,7 +139,7 @@ def inspection_report_html(
             summary=summary_items(measurement),
             model=_short_model_info(model_info),
             settings=dict(settings_used),
-            crack_columns=list(table.columns),
+            crack_columns=[CRACK_LABELS[column] for column in table.columns],
             crack_rows=list(table.itertuples(index=False, name=None)),
         )
     )

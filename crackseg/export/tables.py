@@ -1,67 +1,74 @@
-"""Measurements as tables for other programs: CSV (formula-safe) and JSON, fixed snake_case columns."""
+"""Measurements as tables for other programs: fixed snake_case columns (``export.schema``), CSV and JSON.
+
+Every table has all of its schema's columns in every run (empty where a value does not
+apply), so a program reading CSV today reads the same columns tomorrow. Text cells a
+spreadsheet would run as formulas (``=``, ``+``, ``-``, ``@``...) are neutralised in
+every CSV written here.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import pandas as pd
 
 from crackseg.core.json_values import dumps
-from crackseg.measurement.measure import CRACK_TYPES, ImageMeasurement, cracks_table
+from crackseg.export.schema import CRACK_COLUMNS, IMAGE_COLUMNS
+from crackseg.measurement.measure import ImageMeasurement
+
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
-def _csv_safe(text: str) -> str:
-    """Neutralise spreadsheet formulas in a user-provided cell (``=cmd|...`` etc.)."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+def csv_safe(text: str) -> str:
+    """Neutralise a spreadsheet formula in a text cell (``=cmd|...`` -> ``'=cmd|...``)."""
+    return "'" + text if text[:1] in _FORMULA_STARTS else text
 
 
-def cracks_csv_bytes(measurement: ImageMeasurement, image_name: str) -> bytes:
-    """Per-crack table (``cracks_table`` with an ``image`` column first) as UTF-8 CSV bytes."""
-    table = cracks_table(measurement)
-    table.insert(0, "image", _csv_safe(str(image_name)))
-    return table.to_csv(index=False).encode("utf-8")
+def cracks_table(measurement: ImageMeasurement, image: str = "", source_path: str = "") -> pd.DataFrame:
+    """One row per crack, columns ``CRACK_COLUMNS`` (mm columns empty without a calibration)."""
+    rows = [{"image": image, "source_path": source_path, **crack.to_dict()} for crack in measurement.cracks]
+    return pd.DataFrame(rows, columns=list(CRACK_COLUMNS))
 
 
-def images_summary_table(rows: Sequence[tuple[str, ImageMeasurement]]) -> pd.DataFrame:
-    """One row per ``(image name, measurement)``: counts, totals, crack area share, worst severity, type counts.
-
-    mm columns appear when any image is calibrated (empty for the others).
-    Density is the percentage of the image covered by cracks.
-    """
-    calibrated = any(measurement.mm_per_px is not None for _, measurement in rows)
-    records = []
-    for name, measurement in rows:
-        record: dict[str, Any] = {
-            "image": str(name),
-            "cracks": measurement.count,
-            "total length (px)": round(measurement.total_length_px, 1),
-        }
-        if calibrated:
-            record["total length (mm)"] = _rounded(measurement.total_length_mm, 1)
-        record["crack area (px²)"] = measurement.crack_area_px
-        if calibrated:
-            record["crack area (mm²)"] = _rounded(measurement.crack_area_mm2, 1)
-        record["crack_area_pct"] = round(measurement.crack_area_pct, 3)
-        record["max width (px)"] = round(measurement.max_width_px, 1)
-        if calibrated:
-            record["max width (mm)"] = _rounded(measurement.max_width_mm, 2)
-        record["worst severity"] = measurement.worst_severity
-        record |= measurement.type_counts
-        records.append(record)
-    columns = ["image", "cracks", "total length (px)"]
-    columns += ["total length (mm)"] if calibrated else []
-    columns += ["crack area (px²)"] + (["crack area (mm²)"] if calibrated else [])
-    columns += ["crack_area_pct", "max width (px)"] + (["max width (mm)"] if calibrated else [])
-    columns += ["worst severity", *CRACK_TYPES]
-    return pd.DataFrame(records, columns=columns)
+def image_record(
+    image: str, source_path: str, measurement: ImageMeasurement | None = None, error: str | None = None
+) -> dict[str, Any]:
+    """One row of the images table: the measurement's totals, or a failed input with its error."""
+    record: dict[str, Any] = dict.fromkeys(IMAGE_COLUMNS)
+    record |= {"image": image, "source_path": source_path}
+    if measurement is None:
+        return record | {"status": "failed", "error": error or "not inspected"}
+    return record | {"status": "ok", "error": None} | measurement.summary()
 
 
-def _rounded(value: float | None, digits: int) -> float | None:
-    return None if value is None else round(float(value), digits)
+def images_table(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """Rows from ``image_record`` as a table with exactly ``IMAGE_COLUMNS``."""
+    return pd.DataFrame([dict(record) for record in records], columns=list(IMAGE_COLUMNS))
 
 
-def measurement_json(measurement: ImageMeasurement, image_name: str, settings_used: Mapping[str, Any]) -> str:
-    """``{"image", "settings", "cracks", "totals"}`` as indented JSON text (strict: no NaN)."""
-    document = {"image": str(image_name), "settings": dict(settings_used), **measurement.to_dict()}
+def csv_bytes(table: pd.DataFrame) -> bytes:
+    """A table as UTF-8 CSV, every text cell formula-neutralised."""
+    safe = table.copy()
+    for column in safe.columns:
+        if safe[column].dtype == object or pd.api.types.is_string_dtype(safe[column]):
+            safe[column] = safe[column].map(lambda value: csv_safe(value) if isinstance(value, str) else value)
+    return safe.to_csv(index=False).encode("utf-8")
+
+
+def cracks_csv_bytes(measurement: ImageMeasurement, image: str, source_path: str = "") -> bytes:
+    """The per-crack table of one image as CSV bytes."""
+    return csv_bytes(cracks_table(measurement, image, source_path))
+
+
+def measurement_json(
+    measurement: ImageMeasurement, image: str, settings_used: Mapping[str, Any], source_path: str = ""
+) -> str:
+    """``{"image", "source_path", "settings", "cracks", "totals"}`` as indented strict JSON, schema names."""
+    document = {
+        "image": str(image),
+        "source_path": str(source_path),
+        "settings": dict(settings_used),
+        **measurement.to_dict(),
+    }
     return dumps(document)

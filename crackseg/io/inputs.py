@@ -25,37 +25,55 @@ class NamedPayload:
     name: str
     data: bytes | None = None
     error: str | None = None
+    source_path: str = ""  # the full path as given (``name`` is relative to the argument); "" for uploads
+
+    @property
+    def source(self) -> str:
+        """Where the input came from: the full path as given, or the name of an upload."""
+        return self.source_path or self.name
 
     @property
     def ok(self) -> bool:
         return self.error is None
 
 
-def expand_named_payloads(items: Iterable[tuple[str, bytes]]) -> Iterator[NamedPayload]:
-    """Pass images through and open ZIPs (by content, not by name) into their image members."""
+def expand_named_payloads(items: Iterable[tuple[str, bytes]], source_path: str = "") -> Iterator[NamedPayload]:
+    """Pass images through and open ZIPs (by content, not by name) into their image members.
+
+    A member is named ``<archive name>/<member>``; with ``source_path`` (the archive's path on
+    disk) its source is ``<source_path>/<member>``.
+    """
     for name, data in items:
         if is_zip(data):
             try:
                 for member in iter_zip_images(data, name):
-                    yield NamedPayload(member.name, member.data, member.error)
+                    member_source = source_path + member.name[len(name) :] if source_path else ""
+                    yield NamedPayload(member.name, member.data, member.error, member_source)
             except ImageLoadError as error:
-                yield NamedPayload(name, error=str(error))
+                yield NamedPayload(name, error=str(error), source_path=source_path)
         else:
-            yield NamedPayload(name, data)
+            yield NamedPayload(name, data, source_path=source_path)
 
 
 def expand_paths(paths: Iterable[Path | str]) -> Iterator[NamedPayload]:
-    """Files, folders (their images, recursively, sorted) and ZIPs on disk, as named payloads."""
+    """Files, folders (their images, recursively, sorted) and ZIPs on disk, as named payloads.
+
+    Names are relative to the argument given: ``photos/a/IMG_1.jpg`` found in the folder
+    argument ``photos`` is named ``a/IMG_1.jpg``; a file argument is named by its file name.
+    The full path as given is the payload's ``source_path`` (and what error messages name).
+    """
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
             images = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in (*IMAGE_SUFFIXES, ".zip"))
             if not images:
-                yield NamedPayload(str(path), error=f"{path}: no images in this folder")
+                yield NamedPayload(
+                    path.name or str(path), error=f"{path}: no images in this folder", source_path=str(path)
+                )
             for image in images:
-                yield from _file_payloads(image, str(image))
+                yield from _file_payloads(image, image.relative_to(path).as_posix())
         else:
-            yield from _file_payloads(path, str(path))
+            yield from _file_payloads(path, path.name or str(path))
 
 
 def count_inputs(paths: Iterable[Path | str]) -> int | None:
@@ -78,24 +96,27 @@ def count_inputs(paths: Iterable[Path | str]) -> int | None:
 
 
 def _file_payloads(path: Path, name: str) -> Iterator[NamedPayload]:
-    """One file on disk as payloads (a ZIP gives its members); errors carry the full ``name``."""
+    """One file on disk as payloads (a ZIP gives its members); errors name the full path as given."""
+    source = str(path)
     try:
         size = path.stat().st_size
     except FileNotFoundError:
-        yield NamedPayload(name, error=f"{name}: file not found")
+        yield NamedPayload(name, error=f"{source}: file not found", source_path=source)
         return
     except OSError as error:
-        yield NamedPayload(name, error=f"{name}: cannot be read ({error.strerror or error})")
+        yield NamedPayload(name, error=f"{source}: cannot be read ({error.strerror or error})", source_path=source)
         return
     if size > MAX_FILE_BYTES:
         limit_mb = MAX_FILE_BYTES / 1e6
-        yield NamedPayload(name, error=f"{name}: {size / 1e6:.1f} MB, over the {limit_mb:.1f} MB file limit")
+        message = f"{source}: {size / 1e6:.1f} MB, over the {limit_mb:.1f} MB file limit"
+        yield NamedPayload(name, error=message, source_path=source)
         return
     try:
         data = read_image_bytes(path)
     except ImageLoadError as error:  # its message starts with the short file name
         message = str(error)
         short = f"{path.name}:"
-        yield NamedPayload(name, error=name + message[len(short) - 1 :] if message.startswith(short) else message)
+        error_text = source + message[len(short) - 1 :] if message.startswith(short) else message
+        yield NamedPayload(name, error=error_text, source_path=source)
         return
-    yield from expand_named_payloads([(name, data)])
+    yield from expand_named_payloads([(name, data)], source_path=source)

@@ -63,7 +63,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import pandas as pd
 from scipy import ndimage
 from skimage.morphology import skeletonize
 
@@ -147,18 +146,18 @@ class CrackMeasurement:
         """Plain JSON types; lengths, widths, areas and angles to 2 decimals, confidence to 3."""
         return {
             "crack_id": int(self.crack_id),
-            "area_px": int(self.area_px),
             "length_px": _round(self.length_px),
+            "length_mm": _round(self.length_mm),
             "mean_width_px": _round(self.mean_width_px),
+            "mean_width_mm": _round(self.mean_width_mm),
             "max_width_px": _round(self.max_width_px),
+            "max_width_mm": _round(self.max_width_mm),
+            "area_px2": int(self.area_px),
+            "area_mm2": _round(self.area_mm2),
             "orientation_deg": _round(self.orientation_deg),
             "crack_type": self.crack_type,
             "severity": self.severity,
             "confidence": _round(self.confidence, 3),
-            "area_mm2": _round(self.area_mm2),
-            "length_mm": _round(self.length_mm),
-            "mean_width_mm": _round(self.mean_width_mm),
-            "max_width_mm": _round(self.max_width_mm),
         }
 
 
@@ -244,20 +243,21 @@ class ImageMeasurement:
         return counts
 
     def summary(self) -> dict[str, Any]:
-        """Per-image totals as plain JSON types."""
+        """Per-image totals as plain JSON types, named as the images table's columns (``export.schema``)."""
         return {
-            "count": self.count,
-            "resolution_wh": [int(value) for value in self.resolution_wh],
+            "width_px": int(self.resolution_wh[0]),
+            "height_px": int(self.resolution_wh[1]),
             "mm_per_px": None if self.mm_per_px is None else float(self.mm_per_px),
-            "crack_area_px": self.crack_area_px,
-            "crack_area_mm2": _round(self.crack_area_mm2),
-            "crack_area_pct": round(float(self.crack_area_pct), 4),
+            "crack_count": self.count,
             "total_length_px": _round(self.total_length_px),
             "total_length_mm": _round(self.total_length_mm),
+            "crack_area_px2": self.crack_area_px,
+            "crack_area_mm2": _round(self.crack_area_mm2),
+            "crack_area_pct": round(float(self.crack_area_pct), 4),
             "max_width_px": _round(self.max_width_px),
             "max_width_mm": _round(self.max_width_mm),
             "worst_severity": self.worst_severity,
-            "type_counts": self.type_counts,
+            **{f"{name}_count": count for name, count in self.type_counts.items()},
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -328,42 +328,6 @@ def measure_binary_mask(mask: np.ndarray, settings: MeasurementSettings = Measur
         mm_per_px=settings.mm_per_px,
         union_area_px=int(np.count_nonzero(mask)),
     )
-
-
-def cracks_table(measurement: ImageMeasurement) -> pd.DataFrame:
-    """One row per crack with units in the column names; mm columns only when calibrated.
-
-    Pixel lengths and widths are rounded to 1 decimal, mm values to 2, angles to 1, confidence to 2.
-    """
-    calibrated = measurement.mm_per_px is not None
-    columns = ["id", "length (px)", "mean width (px)", "max width (px)", "area (px²)"]
-    if calibrated:
-        columns += ["length (mm)", "mean width (mm)", "max width (mm)", "area (mm²)"]
-    columns += ["orientation (°)", "type", "severity", "confidence"]
-    rows = []
-    for crack in measurement.cracks:
-        row: dict[str, Any] = {
-            "id": crack.crack_id,
-            "length (px)": round(crack.length_px, 1),
-            "mean width (px)": round(crack.mean_width_px, 1),
-            "max width (px)": round(crack.max_width_px, 1),
-            "area (px²)": crack.area_px,
-        }
-        if calibrated:
-            row |= {
-                "length (mm)": _round(crack.length_mm),
-                "mean width (mm)": _round(crack.mean_width_mm),
-                "max width (mm)": _round(crack.max_width_mm),
-                "area (mm²)": _round(crack.area_mm2),
-            }
-        row |= {
-            "orientation (°)": round(crack.orientation_deg, 1),
-            "type": crack.crack_type,
-            "severity": crack.severity,
-            "confidence": _round(crack.confidence, 2),
-        }
-        rows.append(row)
-    return pd.DataFrame(rows, columns=columns)
 
 
 # --- internals ---------------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ user takes away (overlay, mask, CSV, JSON, HTML report, batch tables).
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
@@ -21,12 +22,19 @@ from crackseg.core.json_values import dumps
 from crackseg.export.encoding import mask_to_png_bytes, rgb_to_png_bytes
 from crackseg.export.overlays import draw_overlay
 from crackseg.export.report_html import inspection_report_html
-from crackseg.export.tables import cracks_csv_bytes, images_summary_table, measurement_json
+from crackseg.export.tables import (
+    cracks_csv_bytes,
+    cracks_table,
+    csv_bytes,
+    image_record,
+    images_table,
+    measurement_json,
+)
 from crackseg.inference.prediction import CrackPrediction
 from crackseg.inference.segmenter import InferenceSettings, Segmenter
 from crackseg.io.image_io import DEFAULT_MAX_PIXELS
 from crackseg.io.inputs import NamedPayload
-from crackseg.measurement.measure import ImageMeasurement, MeasurementSettings, cracks_table, measure_prediction
+from crackseg.measurement.measure import ImageMeasurement, MeasurementSettings, measure_prediction
 
 _EMPTY = ImageMeasurement(cracks=(), resolution_wh=(1, 1), mm_per_px=None)
 
@@ -39,6 +47,7 @@ class Inspection:
     rgb: np.ndarray
     prediction: CrackPrediction
     measurement: ImageMeasurement
+    source_path: str = ""
 
 
 @dataclass(frozen=True)
@@ -47,6 +56,7 @@ class InspectionFailure:
 
     name: str
     error: str
+    source_path: str = ""
 
 
 def inspect_image(
@@ -76,22 +86,28 @@ def inspect_payloads(
     decodes the next image in a background thread while the current one is predicted and measured.
     """
     measurement_settings = measurement_settings or MeasurementSettings()
-    sources = (
-        (payload.name, payload.data)
-        if payload.error is None and payload.data is not None
-        else (payload.name, CrackSegError(payload.error or f"{payload.name}: no data"))
-        for payload in payloads
-    )
-    for item in segmenter.predict_many(sources, settings or InferenceSettings(), max_pixels=max_pixels):
+    source_paths: deque[str] = deque()  # predict_many yields in input order, pulling at most one ahead
+
+    def sources() -> Iterator[tuple[str, bytes | CrackSegError]]:
+        for payload in payloads:
+            source_paths.append(payload.source_path)
+            if payload.error is None and payload.data is not None:
+                yield payload.name, payload.data
+            else:
+                yield payload.name, CrackSegError(payload.error or f"{payload.source}: no data")
+
+    for item in segmenter.predict_many(sources(), settings or InferenceSettings(), max_pixels=max_pixels):
+        source_path = source_paths.popleft()
         if item.error is not None or item.rgb is None or item.prediction is None:
-            yield InspectionFailure(item.name, _with_full_name(item.error or "no image", item.name))
+            message = _with_full_name(item.error or "no image", item.name, source_path or item.name)
+            yield InspectionFailure(item.name, message, source_path)
             continue
         try:
             measurement = measure_prediction(item.prediction, measurement_settings)
         except (ValueError, MemoryError, RuntimeError) as error:
-            yield InspectionFailure(item.name, f"{item.name}: inspection failed ({error})")
+            yield InspectionFailure(item.name, f"{source_path or item.name}: inspection failed ({error})", source_path)
             continue
-        yield Inspection(name=item.name, rgb=item.rgb, prediction=item.prediction, measurement=measurement)
+        yield Inspection(item.name, item.rgb, item.prediction, measurement, source_path)
 
 
 def settings_record(
@@ -146,8 +162,11 @@ def inspection_files(
     return [
         (f"overlays/{stem}.png", rgb_to_png_bytes(overlay)),
         (f"masks/{stem}.png", mask_to_png_bytes(inspection.prediction.union_mask)),
-        (f"cracks/{stem}.csv", cracks_csv_bytes(inspection.measurement, inspection.name)),
-        (f"json/{stem}.json", measurement_json(inspection.measurement, inspection.name, settings_used).encode()),
+        (f"cracks/{stem}.csv", cracks_csv_bytes(inspection.measurement, inspection.name, inspection.source_path)),
+        (
+            f"json/{stem}.json",
+            measurement_json(inspection.measurement, inspection.name, settings_used, inspection.source_path).encode(),
+        ),
         (f"reports/{stem}.html", report.encode("utf-8")),
     ]
 
@@ -155,21 +174,23 @@ def inspection_files(
 def batch_files(
     inspections: Sequence[Inspection], failures: Sequence[InspectionFailure], record: dict[str, Any]
 ) -> list[tuple[str, bytes]]:
-    """The batch-level files: ``cracks.csv`` (every crack), ``images.csv`` and ``summary.json``."""
-    crack_frames = [cracks_table(i.measurement).assign(image=i.name) for i in inspections if i.measurement.count]
-    cracks = pd.concat(crack_frames, ignore_index=True) if crack_frames else cracks_table(_EMPTY).assign(image=[])
-    cracks = cracks[["image", *[c for c in cracks.columns if c != "image"]]]
-    images = images_summary_table([(i.name, i.measurement) for i in inspections])
+    """The batch-level files: ``cracks.csv`` (every crack), ``images.csv`` (every input, failed ones with their
+    error) and ``summary.json``; columns as ``crackseg.export.schema`` fixes them."""
+    crack_frames = [cracks_table(i.measurement, i.name, i.source_path) for i in inspections if i.measurement.count]
+    cracks = pd.concat(crack_frames, ignore_index=True) if crack_frames else cracks_table(_EMPTY)
+    images = images_table(
+        [image_record(i.name, i.source_path, i.measurement) for i in inspections]
+        + [image_record(f.name, f.source_path, error=f.error) for f in failures]
+    )
     summary = {
         "images": len(inspections),
-        "failed": [{"name": f.name, "error": f.error} for f in failures],
+        "failed": [{"image": f.name, "source_path": f.source_path, "error": f.error} for f in failures],
         "cracks": int(sum(i.measurement.count for i in inspections)),
         "settings": record,
-        "per_image": [{"image": i.name, **i.measurement.summary()} for i in inspections],
     }
     return [
-        ("cracks.csv", cracks.to_csv(index=False).encode("utf-8")),
-        ("images.csv", images.to_csv(index=False).encode("utf-8")),
+        ("cracks.csv", csv_bytes(cracks)),
+        ("images.csv", csv_bytes(images)),
         ("summary.json", dumps(summary).encode("utf-8")),
     ]
 
@@ -178,7 +199,10 @@ def _short_name(name: str) -> str:
     return PurePosixPath(name.replace("\\", "/")).name or name
 
 
-def _with_full_name(message: str, name: str) -> str:
-    """Loader messages start with the file's short name; batches show the full name instead."""
-    short = _short_name(name)
-    return name + message[len(short) :] if message.startswith(short + ":") else message
+def _with_full_name(message: str, name: str, full_name: str | None = None) -> str:
+    """Loader messages start with the input's name or short name; batches show the full path instead."""
+    full_name = full_name or name
+    for prefix in (name, _short_name(name)):
+        if message.startswith(prefix + ":"):
+            return full_name + message[len(prefix) :]
+    return message

@@ -169,3 +169,11 @@ def scores_table(rows: dict[str, dict[str, float]]) -> list[dict[str, Any]]:
         {"model": label, **{name: round(scores.get(name, float("nan")), 4) for name in columns}}
         for label, scores in rows.items()
     ]
+
+
+def view_defaults(street_conf: float) -> dict[str, dict[str, Any]]:
+    """Each view's default settings for the card: top-down as always, street with its conf chosen on val."""
+    return {
+        "top-down": {"conf": TOP_DOWN_CONF, "chosen_on": "crack-seg valid (the product's default since stage 1)"},
+        "street": {"conf": street_conf, "chosen_on": "survey-vehicle val frames: best 32-px cell F1 in the lane"},
+    }

@@ -79,7 +79,6 @@ def model_inputs(paths: Sequence[Path], imgsz: int) -> Iterator[np.ndarray]:
     """The tensors the predictor would feed the model: letterboxed as Ultralytics does, RGB, CHW, [0, 1]."""
     from ultralytics.data.augment import LetterBox
 
-
     letterbox = LetterBox(new_shape=(imgsz, imgsz), auto=True, stride=32)
     for path in paths:
         rgb = load_image(path)
@@ -163,7 +162,6 @@ def build_int8_model(
     enforce_offline()  # before nncf's import: it starts OpenVINO telemetry
     import nncf
     import openvino
-
 
     say = progress or (lambda message: None)
     weights = Path(weights)
