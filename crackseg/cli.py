@@ -13,12 +13,14 @@ import contextlib
 import json
 import logging
 import sys
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from crackseg.core.errors import CrackSegError
 
+REPORTS_AUTO_LIMIT = 100  # an HTML report per image costs about as much as the rest of its outputs
 BACKEND_CHOICES = ("auto", "torch", "onnx", "openvino", "openvino-int8")  # crackseg.inference.backends.BACKENDS
 
 
@@ -37,7 +39,17 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument(
         "--severity-mm", type=float, nargs=2, default=(10.0, 75.0), metavar=("LOW", "HIGH"), help="width thresholds"
     )
-    predict.add_argument("--no-reports", action="store_true", help="skip the per-image HTML reports")
+    predict.add_argument(
+        "--reports",
+        choices=("auto", "always", "never"),
+        default="auto",
+        help=f"per-image HTML reports (auto: only for batches of up to {REPORTS_AUTO_LIMIT} images)",
+    )
+    predict.add_argument("--no-reports", action="store_true", help="same as --reports never")
+    predict.add_argument(
+        "--resume", action="store_true", help="skip the inputs already done in --out (same path and content)"
+    )
+    predict.add_argument("--format", choices=("csv", "parquet"), default="csv", help="batch tables' format")
 
     measure = commands.add_parser("measure", help="measure cracks in a binary mask made by any tool")
     measure.add_argument("mask", type=Path, help="mask image (non-zero = crack)")
@@ -155,64 +167,43 @@ def command_predict(args: argparse.Namespace) -> int:
     from crackseg.inference.segmenter import Segmenter
     from crackseg.io.inputs import count_inputs, expand_paths
     from crackseg.measurement.measure import MeasurementSettings
-    from crackseg.pipeline.inspection import (
-        Inspection,
-        batch_files,
-        inspect_payloads,
-        inspection_files,
-        settings_record,
-        unique_stem,
-    )
+    from crackseg.pipeline.batch import BatchOptions, BatchWriter
+    from crackseg.pipeline.inspection import inspect_payloads, settings_record
 
     settings = _inference_settings(args)
     measurement_settings = MeasurementSettings(mm_per_px=args.mm_per_px, severity_thresholds_mm=tuple(args.severity_mm))
+    total = count_inputs(args.paths)
+    reports = "never" if args.no_reports else args.reports
+    with_reports = reports == "always" or (reports == "auto" and total is not None and total <= REPORTS_AUTO_LIMIT)
+    if reports == "auto" and not with_reports:
+        print(f"no per-image HTML reports for more than {REPORTS_AUTO_LIMIT} inputs (--reports always for them)")
     with _library_output_to_stderr():
         segmenter = Segmenter(backend=args.backend)
         record = settings_record(segmenter, settings, measurement_settings)
-        args.out.mkdir(parents=True, exist_ok=True)
-        payloads = expand_paths(args.paths)  # lazy: one file's bytes in memory at a time, whatever the batch size
-        inspections, failures, used_stems = [], [], set()
+        record["outputs"] = {"reports": with_reports, "overlay": "jpeg"}
+        writer = BatchWriter(args.out, record, BatchOptions(with_reports, args.format), resume=args.resume)
+        digests: deque[str] = deque()  # inspect_payloads yields in input order
+
+        def pending() -> Iterator[Any]:
+            for payload, digest in writer.pending_inputs(expand_paths(args.paths)):
+                digests.append(digest)
+                yield payload
+
         # total, rate and ETA on a terminal; nothing when stderr is a pipe or a log file
-        progress = tqdm(
-            total=count_inputs(args.paths), unit="image", file=sys.stderr, disable=not sys.stderr.isatty()
-        )
-        for result in inspect_payloads(segmenter, payloads, settings, measurement_settings):
-            progress.update(1)
-            if isinstance(result, Inspection):
-                files = inspection_files(result, record, unique_stem(result.name, used_stems))
-                if args.no_reports:
-                    files = [entry for entry in files if not entry[0].startswith("reports/")]
-                _write_files(args.out, files)
-                inspections.append(_without_pixels(result))
-            else:
-                failures.append(result)
-                progress.write(result.error, file=sys.stderr)
-        progress.close()
-        _write_files(args.out, batch_files(inspections, failures, record))
-    cracks = sum(item.measurement.count for item in inspections)
-    print(f"{len(inspections)} image(s) inspected, {cracks} crack(s), {len(failures)} failed -> {args.out}")
-    return 1 if failures else 0
-
-
-def _without_pixels(inspection: Any) -> Any:
-    """Keep measurements for the batch tables but drop image and masks (bounded memory)."""
-    from crackseg.inference.prediction import CrackPrediction
-    from crackseg.pipeline.inspection import Inspection
-
-    return Inspection(
-        name=inspection.name,
-        rgb=inspection.rgb[:1, :1],
-        prediction=CrackPrediction.empty((1, 1)),
-        measurement=inspection.measurement,
-        source_path=inspection.source_path,
-    )
-
-
-def _write_files(root: Path, files: Sequence[tuple[str, bytes]]) -> None:
-    for relative, data in files:
-        target = root / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
+        progress = tqdm(total=total, unit="image", file=sys.stderr, disable=not sys.stderr.isatty())
+        try:
+            for result in inspect_payloads(segmenter, pending(), settings, measurement_settings):
+                progress.update(1)
+                writer.add(result, digests.popleft())
+                if not hasattr(result, "measurement"):
+                    progress.write(result.error, file=sys.stderr)
+        finally:
+            progress.close()
+            totals = writer.close()
+    skipped = f", {totals.skipped} already done" if totals.skipped else ""
+    counts = f"{totals.inspected} image(s) inspected, {totals.cracks} crack(s), {totals.failed} failed"
+    print(f"{counts}{skipped} -> {args.out}")
+    return 1 if totals.failed else 0
 
 
 def command_measure(args: argparse.Namespace) -> int:

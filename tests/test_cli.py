@@ -142,7 +142,7 @@ def test_predict_all_good_inputs_exits_0(tmp_path: Path, capfd: pytest.CaptureFi
     assert code == 0 and err == ""
     assert "2 image(s) inspected" in stdout and "0 failed" in stdout
     assert not (out / "reports").exists()
-    names = sorted(p.name for p in (out / "overlays").glob("*.png"))
+    names = sorted(p.name for p in (out / "overlays").glob("*.jpg"))
     assert len(names) == 2 and any(name.startswith("batch") or "batch.zip" in name for name in names)
 
 

@@ -122,14 +122,17 @@ def test_inspection_files_for_one_image() -> None:
         "cracks/site.zip_a.csv",
         "json/site.zip_a.json",
         "masks/site.zip_a.png",
-        "overlays/site.zip_a.png",
+        "overlays/site.zip_a.jpg",
         "reports/site.zip_a.html",
     ]
     mask = np.asarray(Image.open(io.BytesIO(files["masks/site.zip_a.png"])))
     np.testing.assert_array_equal(mask > 0, inspection.prediction.union_mask)
-    overlay = np.asarray(Image.open(io.BytesIO(files["overlays/site.zip_a.png"])).convert("RGB"))
-    assert overlay.shape == ROAD.shape and not np.array_equal(overlay, ROAD)  # cracks drawn
-    np.testing.assert_array_equal(overlay[120:, 40:], ROAD[120:, 40:])  # far from the crack: untouched
+    overlay = np.asarray(Image.open(io.BytesIO(files["overlays/site.zip_a.jpg"])).convert("RGB")).astype(int)
+    assert overlay.shape == ROAD.shape
+    assert np.abs(overlay[20:100, 21:25] - ROAD[20:100, 21:25]).mean() > 30  # cracks drawn (JPEG: lossy)
+    assert np.abs(overlay[120:, 40:] - ROAD[120:, 40:]).max() <= 3  # far from the crack: untouched but for JPEG
+    without_report = dict(inspection_files(inspection, RECORD, reports=False))
+    assert sorted(without_report) == sorted(name for name in files if not name.startswith("reports/"))
     cracks = pd.read_csv(io.BytesIO(files["cracks/site.zip_a.csv"]))
     assert len(cracks) == 1
     report = files["reports/site.zip_a.html"].decode()

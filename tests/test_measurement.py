@@ -356,7 +356,7 @@ def test_to_dict_uses_the_output_schema_names() -> None:
     image = measure_binary_mask(two_bars(), CALIBRATED)
     data = image.to_dict()
     assert list(data["cracks"][0]) == [name for name in CRACK_COLUMNS if name not in ("image", "source_path")]
-    assert set(data["totals"]) == set(IMAGE_COLUMNS) - {"image", "source_path", "status", "error"}
+    assert set(data["totals"]) == set(IMAGE_COLUMNS) - {"image", "source_path", "content_sha256", "status", "error"}
     assert [crack["area_px2"] for crack in data["cracks"]] == [1200, 900]
 
 

@@ -41,7 +41,7 @@ SEGMENT_DEFAULTS: dict[str, Any] = {
 
 # What each per-image file is called in the download row: (label, file-name suffix, MIME type), by folder.
 _FILE_KINDS = {
-    "overlays": ("Overlay (PNG)", "_overlay.png", "image/png"),
+    "overlays": ("Overlay (JPEG)", "_overlay.jpg", "image/jpeg"),
     "masks": ("Mask (PNG)", "_mask.png", "image/png"),
     "cracks": ("Cracks (CSV)", "_cracks.csv", "text/csv"),
     "json": ("Measurements (JSON)", ".json", "application/json"),

@@ -28,9 +28,25 @@ CRACK_COLUMNS: dict[str, str] = {
     "confidence": "the model's confidence in the crack (0-1)",
 }
 
+# pandas dtypes of the columns, so a table read back (CSV journal -> Parquet) has the types it was written with
+TEXT_COLUMNS = frozenset(
+    {"image", "source_path", "content_sha256", "status", "error", "crack_type", "severity", "worst_severity"}
+)
+COUNT_COLUMNS = frozenset(
+    {"crack_id", "area_px2", "width_px", "height_px", "crack_count", "crack_area_px2"}
+    | {"longitudinal_count", "transverse_count", "diagonal_count", "network_count"}
+)
+
+
+def column_dtype(name: str) -> str:
+    """The pandas dtype of a schema column: text, nullable integer counts, nullable floats for the rest."""
+    return "string" if name in TEXT_COLUMNS else "Int64" if name in COUNT_COLUMNS else "Float64"
+
+
 IMAGE_COLUMNS: dict[str, str] = {
     "image": "the input's name relative to the argument given",
     "source_path": "the input's full path as given",
+    "content_sha256": "SHA-256 of the input file's bytes (what --resume matches, with source_path)",
     "status": "ok, or failed (then error says why and the measurements are empty)",
     "error": "one-line reason an input could not be inspected (empty when ok)",
     "width_px": "image width, pixels",

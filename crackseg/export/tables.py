@@ -32,11 +32,15 @@ def cracks_table(measurement: ImageMeasurement, image: str = "", source_path: st
 
 
 def image_record(
-    image: str, source_path: str, measurement: ImageMeasurement | None = None, error: str | None = None
+    image: str,
+    source_path: str,
+    measurement: ImageMeasurement | None = None,
+    error: str | None = None,
+    content_sha256: str | None = None,
 ) -> dict[str, Any]:
     """One row of the images table: the measurement's totals, or a failed input with its error."""
     record: dict[str, Any] = dict.fromkeys(IMAGE_COLUMNS)
-    record |= {"image": image, "source_path": source_path}
+    record |= {"image": image, "source_path": source_path, "content_sha256": content_sha256}
     if measurement is None:
         return record | {"status": "failed", "error": error or "not inspected"}
     return record | {"status": "ok", "error": None} | measurement.summary()

@@ -19,7 +19,7 @@ import pandas as pd
 
 from crackseg.core.errors import CrackSegError
 from crackseg.core.json_values import dumps
-from crackseg.export.encoding import mask_to_png_bytes, rgb_to_png_bytes
+from crackseg.export.encoding import mask_to_png_bytes, overlay_jpeg_bytes
 from crackseg.export.overlays import draw_overlay
 from crackseg.export.report_html import inspection_report_html
 from crackseg.export.tables import (
@@ -145,30 +145,34 @@ def unique_stem(name: str, used: set[str]) -> str:
 
 
 def inspection_files(
-    inspection: Inspection, record: dict[str, Any], stem: str | None = None
+    inspection: Inspection, record: dict[str, Any], stem: str | None = None, *, reports: bool = True
 ) -> list[tuple[str, bytes]]:
-    """Files for one image: overlay PNG, mask PNG, cracks CSV, JSON and the HTML report (named by ``stem``)."""
+    """Files for one image, named by ``stem``: overlay JPEG, mask PNG (exact), cracks CSV, JSON, HTML report.
+
+    The overlay is for looking at, so it is a JPEG (fast, small); the mask PNG is the lossless result.
+    """
     stem = stem or output_stem(inspection.name)
     overlay = draw_overlay(inspection.rgb, inspection.prediction)
     settings_used = {**record["inference"], **record["measurement"]}
-    report = inspection_report_html(
-        image_name=inspection.name,
-        rgb=inspection.rgb,
-        overlay_rgb=overlay,
-        measurement=inspection.measurement,
-        model_info=record["model"],
-        settings_used=settings_used,
-    )
-    return [
-        (f"overlays/{stem}.png", rgb_to_png_bytes(overlay)),
+    source = inspection.source_path
+    document = measurement_json(inspection.measurement, inspection.name, settings_used, source)
+    files = [
+        (f"overlays/{stem}.jpg", overlay_jpeg_bytes(overlay)),
         (f"masks/{stem}.png", mask_to_png_bytes(inspection.prediction.union_mask)),
-        (f"cracks/{stem}.csv", cracks_csv_bytes(inspection.measurement, inspection.name, inspection.source_path)),
-        (
-            f"json/{stem}.json",
-            measurement_json(inspection.measurement, inspection.name, settings_used, inspection.source_path).encode(),
-        ),
-        (f"reports/{stem}.html", report.encode("utf-8")),
+        (f"cracks/{stem}.csv", cracks_csv_bytes(inspection.measurement, inspection.name, source)),
+        (f"json/{stem}.json", document.encode("utf-8")),
     ]
+    if reports:
+        report = inspection_report_html(
+            image_name=inspection.name,
+            rgb=inspection.rgb,
+            overlay_rgb=overlay,
+            measurement=inspection.measurement,
+            model_info=record["model"],
+            settings_used=settings_used,
+        )
+        files.append((f"reports/{stem}.html", report.encode("utf-8")))
+    return files
 
 
 def batch_files(
