@@ -50,6 +50,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--resume", action="store_true", help="skip the inputs already done in --out (same path and content)"
     )
     predict.add_argument("--format", choices=("csv", "parquet"), default="csv", help="batch tables' format")
+    predict.add_argument(
+        "--tables-only", action="store_true", help="write only the batch tables (no overlays, masks, JSON, reports)"
+    )
+    predict.add_argument("--engine", choices=("local", "ray"), default="local", help="run here, or on Ray")
+    predict.add_argument("--address", default=None, help="Ray cluster address (default: start a local Ray)")
+    predict.add_argument("--workers", type=int, default=2, help="Ray actors, one model each (--engine ray)")
 
     measure = commands.add_parser("measure", help="measure cracks in a binary mask made by any tool")
     measure.add_argument("mask", type=Path, help="mask image (non-zero = crack)")
@@ -177,26 +183,50 @@ def command_predict(args: argparse.Namespace) -> int:
     with_reports = reports == "always" or (reports == "auto" and total is not None and total <= REPORTS_AUTO_LIMIT)
     if reports == "auto" and not with_reports:
         print(f"no per-image HTML reports for more than {REPORTS_AUTO_LIMIT} inputs (--reports always for them)")
+    if args.engine == "ray" and args.address:
+        from crackseg.pipeline.ray_engine import check_reachable
+
+        check_reachable(args.address)  # one line at once, before the model is loaded
     with _library_output_to_stderr():
         segmenter = Segmenter(backend=args.backend)
         record = settings_record(segmenter, settings, measurement_settings)
-        record["outputs"] = {"reports": with_reports, "overlay": "jpeg"}
-        writer = BatchWriter(args.out, record, BatchOptions(with_reports, args.format), resume=args.resume)
-        digests: deque[str] = deque()  # inspect_payloads yields in input order
-
-        def pending() -> Iterator[Any]:
-            for payload, digest in writer.pending_inputs(expand_paths(args.paths)):
-                digests.append(digest)
-                yield payload
-
+        record["outputs"] = {"reports": with_reports, "overlay": "jpeg", "per_image_files": not args.tables_only}
+        options = BatchOptions(with_reports, args.format, per_image_files=not args.tables_only)
+        writer = BatchWriter(args.out, record, options, resume=args.resume)
         # total, rate and ETA on a terminal; nothing when stderr is a pipe or a log file
         progress = tqdm(total=total, unit="image", file=sys.stderr, disable=not sys.stderr.isatty())
+
+        def on_result(error: str | None) -> None:
+            progress.update(1)
+            if error is not None:
+                progress.write(error, file=sys.stderr)
+
         try:
-            for result in inspect_payloads(segmenter, pending(), settings, measurement_settings):
-                progress.update(1)
-                writer.add(result, digests.popleft())
-                if not hasattr(result, "measurement"):
-                    progress.write(result.error, file=sys.stderr)
+            if args.engine == "ray":
+                from crackseg.pipeline.ray_engine import run_on_ray
+
+                run_on_ray(
+                    list(args.paths),
+                    writer,
+                    weights=segmenter.weights,
+                    backend=segmenter.backend,
+                    settings=settings,
+                    measurement_settings=measurement_settings,
+                    address=args.address,
+                    workers=args.workers,
+                    on_result=on_result,
+                )
+            else:
+                digests: deque[str] = deque()  # inspect_payloads yields in input order
+
+                def pending() -> Iterator[Any]:
+                    for payload, digest in writer.pending_inputs(expand_paths(args.paths)):
+                        digests.append(digest)
+                        yield payload
+
+                for result in inspect_payloads(segmenter, pending(), settings, measurement_settings):
+                    writer.add(result, digests.popleft())
+                    on_result(None if hasattr(result, "measurement") else result.error)
         finally:
             progress.close()
             totals = writer.close()

@@ -13,7 +13,7 @@ from crackseg.datasets.labelled import YoloDataset
 from crackseg.evaluation.run import EvaluationReport, evaluate
 from crackseg.inference.segmenter import InferenceSettings, Segmenter
 from crackseg.io.allowed_paths import DATA_DIRS_ENV_VAR
-from crackseg.training.model_card import STORED_EVALUATION_DIR
+from crackseg.training.model_card import STORED_EVALUATION_DIR, load_card
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = str(ROOT / "app_pages" / "evaluation.py")
@@ -67,8 +67,13 @@ def test_the_stored_report_is_shown_without_running_the_model(page: AppTest) -> 
     stored = EvaluationReport.load(STORED_EVALUATION_DIR)
     heatmaps = _heatmaps(at)
     assert {title: _z(heatmap) for title, heatmap in heatmaps.items()} == _expected_z(stored)
-    metrics = next(frame.value for frame in at.dataframe if "metric" in frame.value.columns)
+    metrics = next(frame.value for frame in at.dataframe if "level" in frame.value.columns)
     shown = metrics.set_index(["level", "metric"])["value"]
+    every_dataset = next(frame.value for frame in at.dataframe if "dataset" in frame.value.columns)
+    card = load_card()
+    assert every_dataset.set_index(["dataset", "metric"]).loc[("DeepCrack", "F1 within 2 px"), "val"] == pytest.approx(
+        card["domains"]["val"]["deepcrack_f1_2px"]
+    )
     assert shown[("pixel", "F1")] == pytest.approx(stored.pixel["f1"])
     assert shown[("Ultralytics mask", "mAP50")] == pytest.approx(stored.ultralytics["mask_map50"])
     per_image = next(frame.value for frame in at.dataframe if "tp_px" in frame.value.columns)

@@ -156,4 +156,4 @@ def test_per_image_downloads_are_offered():
     at.session_state["segment_samples"] = [CRACKED]
     at.run()
     labels = [button.label for button in at.get("download_button")]
-    assert labels == ["Overlay (PNG)", "Mask (PNG)", "Cracks (CSV)", "Measurements (JSON)", "Report (HTML)"]
+    assert labels == ["Overlay (JPEG)", "Mask (PNG)", "Cracks (CSV)", "Measurements (JSON)", "Report (HTML)"]

@@ -173,3 +173,16 @@ def test_cli_killed_midway_then_resumed_writes_the_same_tables(tmp_path: Path) -
     images = pd.read_csv(killed_out / "images.csv")
     assert list(images["image"][:3]) == [f"a/{SAMPLES[0].name}", f"a/{SAMPLES[1].name}", f"a/{SAMPLES[2].name}"]
     assert len(images) == 17 and (images["status"] == "failed").sum() == 1
+
+
+def test_tables_only_writes_the_same_tables_and_no_per_image_files(tmp_path: Path) -> None:
+    run_batch(tmp_path / "all", payloads(), resume=False)
+    run_batch(tmp_path / "tables", payloads(), resume=False, options=BatchOptions(per_image_files=False))
+    assert sorted(p.name for p in (tmp_path / "tables").iterdir()) == [
+        "cracks.csv",
+        "images.csv",
+        "run.json",
+        "summary.json",
+    ]
+    for table in ("images.csv", "cracks.csv"):
+        assert (tmp_path / "tables" / table).read_bytes() == (tmp_path / "all" / table).read_bytes()

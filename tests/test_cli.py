@@ -116,7 +116,7 @@ def test_predict_with_a_bad_file_exits_1_and_writes_the_rest(tmp_path: Path, cap
     mask = np.asarray(Image.open(next((out / "masks").glob("*.png"))))
     assert mask.shape[:2] == (416, 416)
     images = pd.read_csv(out / "images.csv").set_index("image")
-    assert list(images.index) == [IMAGES[0].name, IMAGES[2].name, bad.name]  # named as given, failed one too
+    assert list(images.index) == [IMAGES[0].name, bad.name, IMAGES[2].name]  # in input order, the failed one too
     assert images.loc[bad.name, "status"] == "failed" and images.loc[bad.name, "error"] == err.strip()
     assert images.loc[bad.name, "source_path"] == str(bad) and pd.isna(images.loc[bad.name, "crack_count"])
     assert (images.loc[[IMAGES[0].name, IMAGES[2].name], "status"] == "ok").all()

@@ -55,12 +55,19 @@ def expand_named_payloads(items: Iterable[tuple[str, bytes]], source_path: str =
             yield NamedPayload(name, data, source_path=source_path)
 
 
-def expand_paths(paths: Iterable[Path | str]) -> Iterator[NamedPayload]:
-    """Files, folders (their images, recursively, sorted) and ZIPs on disk, as named payloads.
+@dataclass(frozen=True)
+class InputFile:
+    """A file an argument names, not read yet: its path and its name relative to the argument."""
+
+    path: Path
+    name: str
+
+
+def list_inputs(paths: Iterable[Path | str]) -> Iterator[InputFile | NamedPayload]:
+    """The files the arguments name, in order, without reading them (an empty folder is an error payload).
 
     Names are relative to the argument given: ``photos/a/IMG_1.jpg`` found in the folder
     argument ``photos`` is named ``a/IMG_1.jpg``; a file argument is named by its file name.
-    The full path as given is the payload's ``source_path`` (and what error messages name).
     """
     for raw in paths:
         path = Path(raw)
@@ -71,9 +78,21 @@ def expand_paths(paths: Iterable[Path | str]) -> Iterator[NamedPayload]:
                     path.name or str(path), error=f"{path}: no images in this folder", source_path=str(path)
                 )
             for image in images:
-                yield from _file_payloads(image, image.relative_to(path).as_posix())
+                yield InputFile(image, image.relative_to(path).as_posix())
         else:
-            yield from _file_payloads(path, path.name or str(path))
+            yield InputFile(path, path.name or str(path))
+
+
+def expand_paths(paths: Iterable[Path | str]) -> Iterator[NamedPayload]:
+    """Files, folders (their images, recursively, sorted) and ZIPs on disk, as named payloads (``list_inputs``).
+
+    The full path as given is each payload's ``source_path`` (and what error messages name).
+    """
+    for item in list_inputs(paths):
+        if isinstance(item, NamedPayload):
+            yield item
+        else:
+            yield from file_payloads(item.path, item.name)
 
 
 def count_inputs(paths: Iterable[Path | str]) -> int | None:
@@ -95,9 +114,19 @@ def count_inputs(paths: Iterable[Path | str]) -> int | None:
     return total
 
 
-def _file_payloads(path: Path, name: str) -> Iterator[NamedPayload]:
-    """One file on disk as payloads (a ZIP gives its members); errors name the full path as given."""
+def file_payloads(path: Path, name: str, data: bytes | None = None) -> Iterator[NamedPayload]:
+    """One file on disk as payloads (a ZIP gives its members); errors name the full path as given.
+
+    ``data``: the file's bytes when they were read elsewhere (a cluster reader); then nothing is read here.
+    """
     source = str(path)
+    if data is not None:
+        if len(data) > MAX_FILE_BYTES:
+            message = f"{source}: {len(data) / 1e6:.1f} MB, over the {MAX_FILE_BYTES / 1e6:.1f} MB file limit"
+            yield NamedPayload(name, error=message, source_path=source)
+            return
+        yield from expand_named_payloads([(name, data)], source_path=source)
+        return
     try:
         size = path.stat().st_size
     except FileNotFoundError:

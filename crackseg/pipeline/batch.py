@@ -40,6 +40,7 @@ IMAGES_TABLE = "images.csv"
 CRACKS_TABLE = "cracks.csv"
 SUMMARY = "summary.json"
 TABLE_FORMATS = ("csv", "parquet")
+FILE_SUFFIXES = {"overlays": ".jpg", "masks": ".png", "cracks": ".csv", "json": ".json", "reports": ".html"}
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ class BatchOptions:
 
     reports: bool = True  # per-image HTML reports (opt-in for big batches: they cost as much as the rest)
     table_format: str = "csv"
+    per_image_files: bool = True  # False: the batch tables only (surveys that need the numbers, not the pictures)
     writer_threads: int = 2
 
     def __post_init__(self) -> None:
@@ -139,24 +141,47 @@ class BatchWriter:
                 continue
             yield payload, digest
 
+    @property
+    def done(self) -> set[tuple[str, str]]:
+        """``(source_path, content_sha256)`` of every input a resumed run already did."""
+        return set(self._done)
+
     # -- writing -----------------------------------------------------------------------------------------------
     def add(self, result: Inspection | InspectionFailure, digest: str) -> None:
         """Queue one result's files for the writer threads and its rows for the tables (written in input order)."""
         source = result.source_path or result.name
         if isinstance(result, Inspection):
             stem = unique_stem(result.name, self._used_stems)
-            future = self._pool.submit(self._write_files, result, stem)
+            future = self._pool.submit(self._write_files, result, stem) if self.options.per_image_files else None
             cracks = cracks_table(result.measurement, result.name, source).to_dict("records")
             row = image_record(result.name, source, result.measurement, content_sha256=digest)
         else:
             future, cracks = None, []
             row = image_record(result.name, source, error=result.error, content_sha256=digest)
+        self._enqueue(future, cracks, row)
+
+    def add_row(self, row: dict[str, Any], cracks: list[dict[str, Any]], encoded: dict[str, bytes]) -> None:
+        """Queue a result inspected elsewhere (a cluster worker): its table rows and its files by kind."""
+        future = None
+        if row["status"] == "ok":
+            stem = unique_stem(row["image"], self._used_stems)
+            if encoded:
+                future = self._pool.submit(self._write_encoded, encoded, stem)
+        self._enqueue(future, cracks, row)
+
+    def _enqueue(self, future: Future[None] | None, cracks: list[dict[str, Any]], row: dict[str, Any]) -> None:
         self._pending.append((future, cracks, row))
         self._flush(block=len(self._pending) > 2 * self.options.writer_threads)
 
     def _write_files(self, inspection: Inspection, stem: str) -> None:
         for relative, data in inspection_files(inspection, self.record, stem, reports=self.options.reports):
             target = self.out_dir / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+
+    def _write_encoded(self, encoded: dict[str, bytes], stem: str) -> None:
+        for kind, data in encoded.items():
+            target = self.out_dir / kind / f"{stem}{FILE_SUFFIXES[kind]}"
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data)
 
