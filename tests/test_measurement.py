@@ -349,6 +349,7 @@ def test_inputs_are_not_changed() -> None:
 
 # --- tables and serialisation ---------------------------------------------------------------------------------
 
+
 def test_to_dict_uses_the_output_schema_names() -> None:
     """Measurement dicts are named as the output tables' columns, so JSON and CSV agree."""
     from crackseg.export.schema import CRACK_COLUMNS, IMAGE_COLUMNS

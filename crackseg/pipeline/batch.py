@@ -171,7 +171,7 @@ class BatchWriter:
 
     def _enqueue(self, future: Future[None] | None, cracks: list[dict[str, Any]], row: dict[str, Any]) -> None:
         self._pending.append((future, cracks, row))
-        self._flush(block=len(self._pending) > 2 * self.options.writer_threads)
+        self._flush(block=len(self._pending) > self.options.writer_threads)  # bounded: images in flight hold pixels
 
     def _write_files(self, inspection: Inspection, stem: str) -> None:
         for relative, data in inspection_files(inspection, self.record, stem, reports=self.options.reports):

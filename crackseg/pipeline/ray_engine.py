@@ -8,9 +8,11 @@ order to the driver, which writes them with the same ``BatchWriter`` as the loca
 engine. So the tables are the local engine's, byte for byte (tested on the samples).
 
 Ray is imported only here, only when ``--engine ray`` asks for it. A local Ray that
-CrackSeg starts listens on 127.0.0.1 only, without its dashboard, and with Ray's usage
-statistics off. Ray's own API has no authentication: never expose a cluster's ports to
-an untrusted network. Workers load the model only from the operator's path.
+CrackSeg starts has node address 127.0.0.1, no dashboard, and Ray's usage statistics
+off; Ray 2.60 turns its token authentication on by default. Some of Ray's servers still
+listen on all interfaces (seen with ``ss``), and Ray's API runs code for whoever reaches
+it: never expose a cluster's ports to an untrusted network. Workers load the model only
+from the operator's path.
 """
 
 from __future__ import annotations
