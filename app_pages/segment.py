@@ -10,6 +10,7 @@ Uploads stay in memory; nothing is written to disk.
 from __future__ import annotations
 
 import hashlib
+import time
 
 import streamlit as st
 
@@ -52,6 +53,7 @@ def inspect_all(
     progress = st.progress(0.0, text="Inspecting…") if len(payloads) > 1 else None
     inspections: list[Inspection] = []
     failures: list[InspectionFailure] = []
+    started = time.perf_counter()
     for done, payload in enumerate(payloads, start=1):
         if payload.data is None:  # a ZIP that could not be opened, or a bad member
             result = next(inspect_payloads(segmenter, [payload]))
@@ -73,7 +75,9 @@ def inspect_all(
                 result = InspectionFailure(payload.name, f"{payload.name}: inspection failed ({type(error).__name__})")
         (inspections if isinstance(result, Inspection) else failures).append(result)
         if progress is not None:
-            progress.progress(done / len(payloads), text=f"Inspected {done} of {len(payloads)}: {payload.name}")
+            rate = done / max(time.perf_counter() - started, 1e-6)
+            text = f"Inspected {done} of {len(payloads)} ({rate:.1f} images/s): {payload.name}"
+            progress.progress(done / len(payloads), text=text)
     if progress is not None:
         progress.empty()
     return inspections, failures
