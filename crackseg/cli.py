@@ -1,4 +1,4 @@
-"""Command line: ``python -m crackseg {predict,measure,evaluate,info,export,quantize}``.
+"""Command line: ``python -m crackseg {predict,measure,evaluate,survey,info,export,quantize}``.
 
 Every command prints one-line errors (``PATH: reason``) on stderr, never a
 traceback. ``predict`` exits 1 if any input failed, else 0; other commands
@@ -70,7 +70,13 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument(
         "--survey-frames", type=Path, help="the survey-vehicle dataset (NAME/NAME_RAW.jpg, _CRACK.png, _LANE.png)"
     )
+    source.add_argument("--box-data", type=Path, help="box-labelled dataset folder: images/ + labels/ (or VOC xmls)")
     evaluate.add_argument("--masks", type=Path, help="folder of binary masks matched by file stem")
+    evaluate.add_argument("--boxes", type=Path, help="folder of box labels matched by file stem (with --images)")
+    evaluate.add_argument("--box-format", choices=("auto", "yolo", "voc"), default="auto", help="box label format")
+    evaluate.add_argument(
+        "--min-coverage", type=float, default=0.02, help="share of a box that crack pixels cover for it to be found"
+    )
     evaluate.add_argument("--regions", type=Path, help="folder of region masks (where to score cells) by file stem")
     evaluate.add_argument("--split", default="test", help="data.yaml or survey split: train, val or test")
     evaluate.add_argument("--cell-px", type=int, default=32, help="cell size (px) for cell-level metrics")
@@ -79,6 +85,33 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--no-map", action="store_true", help="skip Ultralytics mAP (YOLO datasets)")
     evaluate.add_argument("--save", type=Path, default=None, help="write report.json + per_image.csv here")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
+
+    survey = commands.add_parser("survey", help="survey a drive (video + GPS, or geotagged photos) into rated sections")
+    survey.add_argument("paths", nargs="+", type=Path, help="one video, or photos, folders or ZIPs of photos")
+    track = survey.add_mutually_exclusive_group()
+    track.add_argument("--gpx", type=Path, help="GPS track (GPX)")
+    track.add_argument("--track", type=Path, help="GPS track (CSV: time, lat, lon[, speed])")
+    survey.add_argument("--camera", type=Path, default=None, help="camera profile JSON (default: phone/dashcam)")
+    spacing = survey.add_mutually_exclusive_group()
+    spacing.add_argument("--every-m", type=float, default=None, help="sample a frame every M metres")
+    spacing.add_argument("--every-s", type=float, default=None, help="sample a frame every S seconds")
+    survey.add_argument("--section-m", type=float, default=10.0, help="section length in metres (default 10)")
+    survey.add_argument("--speed-kmh", type=float, default=None, help="without GPS: place frames at this speed")
+    survey.add_argument("--video-start", default=None, help="ISO 8601 time of the video's first frame")
+    survey.add_argument("--offset-s", type=float, default=None, help="the first frame's time after the track's start")
+    survey.add_argument(
+        "--rating-thresholds",
+        type=float,
+        nargs=3,
+        default=(5.0, 4.0, 3.0),
+        metavar=("GOOD", "FAIR", "POOR"),
+        help="lowest MCI1 of good, fair and poor (below POOR: very poor)",
+    )
+    survey.add_argument("--severity-mm", type=float, nargs=2, default=(10.0, 75.0), metavar=("LOW", "HIGH"))
+    survey.add_argument("--no-frames", action="store_true", help="do not write each frame's overlay and top view")
+    survey.add_argument("--out", type=Path, required=True, help="output folder")
+    survey.add_argument("--resume", action="store_true", help="skip the frames already done in --out")
+    _add_inference_arguments(survey, PREPROCESSORS)
 
     commands.add_parser("info", help="the model in use and its card")
 
@@ -262,6 +295,8 @@ def command_evaluate(args: argparse.Namespace) -> int:
     from crackseg.inference.segmenter import Segmenter
 
     settings = _inference_settings(args)
+    if args.boxes is not None or args.box_data is not None:
+        return _evaluate_boxes(args, settings)
     if args.data is not None and args.masks is not None:
         raise CrackSegError("--masks goes with --images; a data.yaml has its own labels")
     if args.images is not None and args.masks is None:
@@ -304,6 +339,47 @@ def command_evaluate(args: argparse.Namespace) -> int:
         print(json.dumps(summary, indent=2))
     else:
         _print_summary(summary)
+    return 0
+
+
+def _evaluate_boxes(args: argparse.Namespace, settings: Any) -> int:
+    """``evaluate --box-data DIR`` or ``--images DIR --boxes DIR``: box recall, in-box share, type agreement."""
+    from crackseg.datasets.box_labels import box_dataset_folders, box_label_items
+    from crackseg.evaluation.boxes import evaluate_boxes, top_down_predict
+    from crackseg.inference.segmenter import Segmenter
+
+    if args.masks is not None or args.regions is not None or (args.boxes is None) == (args.images is None):
+        raise CrackSegError("box labels: --box-data DIR, or --images DIR with --boxes DIR (no --masks or --regions)")
+    images, labels = box_dataset_folders(args.box_data) if args.box_data else (args.images, args.boxes)
+    items = box_label_items(images, labels, args.box_format)
+    with _library_output_to_stderr(), _progress_bar("image") as progress:
+        segmenter = Segmenter(backend=args.backend)
+        record = {"view": "top-down", "model": segmenter.info(), "inference": settings.to_dict()}
+        record |= {"labels": str(labels), "box_format": items[0].box_format}
+        report = evaluate_boxes(
+            items,
+            top_down_predict(segmenter, settings),
+            min_coverage=args.min_coverage,
+            source=str(images),
+            settings=record,
+            progress=progress,
+        )
+    if args.save is not None:
+        report.save(args.save)
+    if args.json:
+        print(json.dumps(report.summary(), indent=2))
+        return 0
+    result = report.result
+    print(
+        f"{report.source}: {result.images} images, conf {settings.conf}, box found at coverage >= {args.min_coverage}"
+    )
+    print(result.per_class.to_string(index=False, float_format=lambda value: f"{value:.3f}"))
+    print(
+        f"crack boxes found {result.crack_found}/{result.crack_boxes}  in-box share {result.in_box_share:.3f}  "
+        f"type agreement {result.type_matches}/{result.type_compared}"
+    )
+    for failure in report.failures:
+        print(f"skipped: {failure}", file=sys.stderr)
     return 0
 
 
@@ -398,6 +474,45 @@ def command_quantize(args: argparse.Namespace) -> int:
     return 0 if record.passed else 1
 
 
+def command_survey(args: argparse.Namespace) -> int:
+    from crackseg.geometry.camera import DEFAULT_PROFILE, load_profile
+    from crackseg.inference.segmenter import Segmenter
+    from crackseg.measurement.measure import MeasurementSettings
+    from crackseg.survey.rating import RatingScheme
+    from crackseg.survey.run import SurveySettings, run_survey
+
+    profile = load_profile(args.camera) if args.camera else DEFAULT_PROFILE
+    settings = SurveySettings(
+        every_m=args.every_m,
+        every_s=args.every_s,
+        section_m=args.section_m,
+        speed_kmh=args.speed_kmh,
+        video_start=args.video_start,
+        offset_s=args.offset_s,
+        rating=RatingScheme(tuple(args.rating_thresholds)),
+        save_frames=not args.no_frames,
+    )
+    measurement = MeasurementSettings(severity_thresholds_mm=tuple(args.severity_mm))
+    with _library_output_to_stderr(), _progress_bar("frame") as progress:
+        segmenter = Segmenter(backend=args.backend)
+        result = run_survey(
+            args.paths,
+            segmenter,
+            args.out,
+            track_path=args.gpx or args.track,
+            profile=profile,
+            settings=settings,
+            inference=_inference_settings(args),
+            measurement=measurement,
+            resume=args.resume,
+            progress=progress,
+        )
+    for note in result.warnings:
+        print(f"warning: {note}", file=sys.stderr)
+    print(f"{result.summary_line()} -> {args.out}")
+    return 0
+
+
 COMMANDS = {
     "predict": command_predict,
     "measure": command_measure,
@@ -405,6 +520,7 @@ COMMANDS = {
     "info": command_info,
     "export": command_export,
     "quantize": command_quantize,
+    "survey": command_survey,
 }
 
 
