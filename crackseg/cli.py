@@ -348,7 +348,8 @@ def _evaluate_boxes(args: argparse.Namespace, settings: Any) -> int:
     from crackseg.evaluation.boxes import evaluate_boxes, top_down_predict
     from crackseg.inference.segmenter import Segmenter
 
-    if args.masks is not None or args.regions is not None or (args.boxes is None) == (args.images is None):
+    pair, alone = args.images is not None and args.boxes is not None, args.box_data is not None and args.boxes is None
+    if args.masks is not None or args.regions is not None or not (pair or alone):
         raise CrackSegError("box labels: --box-data DIR, or --images DIR with --boxes DIR (no --masks or --regions)")
     images, labels = box_dataset_folders(args.box_data) if args.box_data else (args.images, args.boxes)
     items = box_label_items(images, labels, args.box_format)

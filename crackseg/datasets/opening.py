@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from crackseg.core.errors import DatasetError
+from crackseg.datasets.box_labels import BoxLabelledImage, box_dataset_folders, box_label_items
 from crackseg.datasets.labelled import LabelledImage, YoloDataset, mask_folder_items, with_regions
 from crackseg.io.allowed_paths import allowed_data_roots, resolve_allowed_path
 
@@ -78,3 +79,27 @@ def open_report_data(source: str, *, allowed_roots: Sequence[Path] | None = None
     if not separator or not yaml_text or not split or "/" in split or "\\" in split:
         raise DatasetError(f"{source}: not a '<data.yaml>:<split>' evaluation source")
     return open_labelled_data(yaml_text, split, allowed_roots=allowed_roots)
+
+
+def open_box_data(
+    images_text: str,
+    labels_text: str = "",
+    box_format: str = "auto",
+    *,
+    allowed_roots: Sequence[Path] | None = None,
+) -> tuple[BoxLabelledImage, ...]:
+    """Box-labelled images named by a user, checked against ``allowed_roots`` (default ``allowed_data_roots()``).
+
+    With ``labels_text`` empty, ``images_text`` is a dataset folder holding
+    ``images/`` and ``labels/`` (or ``annotations/xmls/``); else the image
+    folder and the label folder. Both folders must lie inside an allowed root.
+    Raises ``CrackSegError`` / ``DatasetError`` with a one-line message.
+    """
+    roots = list(allowed_roots) if allowed_roots is not None else allowed_data_roots()
+    path = resolve_allowed_path(images_text, roots)
+    if labels_text.strip():
+        images, labels = path, resolve_allowed_path(labels_text, roots)
+    else:
+        images, labels = box_dataset_folders(path)
+        images, labels = (resolve_allowed_path(str(folder), roots) for folder in (images, labels))
+    return tuple(box_label_items(images, labels, box_format))
