@@ -6,6 +6,8 @@
 ``confidence``, ``frame`` (the frame or photo its longest piece came from), ``time_s``
 (seconds from the video's start), ``time_utc`` (ISO 8601, empty when unknown), ``pieces``
 (slices it was stitched from). Sections: ``crackseg.survey.sections.SECTION_COLUMNS``.
+``SAMPLE_COLUMNS``: each inspected frame or photo, its time, chainage, position, the road it owns
+(``slice_m``), whether it decoded (``ok``) and its overlay's path relative to the output folder.
 """
 
 from __future__ import annotations
@@ -43,6 +45,33 @@ FINDING_COLUMNS = [
     "time_utc",
     "pieces",
 ]
+
+SAMPLE_COLUMNS = ["sample_index", "frame", "time_s", "time_utc", "chainage_m", "slice_m", "lat", "lon", "ok", "overlay"]
+
+
+def samples_table(samples: Sequence[Sample], route: Route, failed: set[int], out_dir: Path) -> pd.DataFrame:
+    """One row per planned sample, columns ``SAMPLE_COLUMNS``."""
+    if not samples:
+        return pd.DataFrame(columns=SAMPLE_COLUMNS)
+    lat, lon, _ = route.at_chainage(np.array([s.chainage_m for s in samples]))
+    rows = []
+    for number, sample in enumerate(samples):
+        overlay = sorted((out_dir / "frames" / "overlays").glob(f"{sample.index:05d}_*.jpg"))
+        rows.append(
+            {
+                "sample_index": sample.index,
+                "frame": sample.name,
+                "time_s": round(sample.time_s, 3),
+                "time_utc": "" if sample.abs_time_s is None else iso_utc(sample.abs_time_s),
+                "chainage_m": round(sample.chainage_m, 3),
+                "slice_m": round(sample.slice_m, 3),
+                "lat": None if not np.isfinite(lat[number]) else round(float(lat[number]), 7),
+                "lon": None if not np.isfinite(lon[number]) else round(float(lon[number]), 7),
+                "ok": sample.index not in failed,
+                "overlay": overlay[0].relative_to(out_dir).as_posix() if overlay else "",
+            }
+        )
+    return pd.DataFrame(rows, columns=SAMPLE_COLUMNS)
 
 
 def findings_table(

@@ -23,6 +23,7 @@ import pandas as pd
 from crackseg.core.json_values import dumps
 from crackseg.export.encoding import overlay_jpeg_bytes
 from crackseg.export.overlays import draw_overlay
+from crackseg.export.tables import csv_bytes
 from crackseg.geometry.camera import DEFAULT_PROFILE, CameraProfile
 from crackseg.inference.segmenter import InferenceSettings
 from crackseg.measurement.measure import MeasurementSettings
@@ -30,7 +31,7 @@ from crackseg.pipeline.street import StreetViews, inspect_street_frame
 from crackseg.survey.errors import SurveyError
 from crackseg.survey.findings import CrackPiece, frame_pieces, merge_pieces
 from crackseg.survey.frames import is_video_path, iter_frames, probe_video
-from crackseg.survey.outputs import findings_table, write_tables
+from crackseg.survey.outputs import findings_table, samples_table, write_tables
 from crackseg.survey.photos import iter_photos, photo_samples
 from crackseg.survey.rating import INDEX_NAME, RatingScheme
 from crackseg.survey.report import write_report
@@ -84,6 +85,7 @@ class SurveyResult:
     out_dir: Path
     sections: pd.DataFrame
     findings: pd.DataFrame
+    samples: pd.DataFrame
     paths: dict[str, Path]
     summary: dict[str, Any]
     warnings: tuple[str, ...]
@@ -166,11 +168,14 @@ def run_survey(
     sections_frame = sections_table(route, sections, surveyed, findings, region, settings.rating)
     findings_frame = findings_table(findings, route, sections, surveyed)
     outputs = write_tables(out, findings_frame, sections_frame, route)
+    samples_frame = samples_table(samples, route, failed, out)
+    outputs["samples_csv"] = out / "samples.csv"
+    outputs["samples_csv"].write_bytes(csv_bytes(samples_frame))
     summary = _summary(sections_frame, findings_frame, route, samples, failed, notes, state)
     (out / "survey.json").write_text(dumps(summary), encoding="utf-8")
     outputs["summary"] = out / "survey.json"
     outputs["report"] = write_report(out, sections_frame, findings_frame, route, summary)
-    return SurveyResult(out, sections_frame, findings_frame, outputs, summary, tuple(notes))
+    return SurveyResult(out, sections_frame, findings_frame, samples_frame, outputs, summary, tuple(notes))
 
 
 FrameSource = Callable[[Callable[[Sample], bool]], Iterator[tuple[Sample, Any, str | None]]]
