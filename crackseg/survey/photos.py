@@ -104,7 +104,9 @@ def photo_samples(
             source="photos",
         )
         route = Route.from_track(track)
-        chainage = np.interp(times, route.times_s, route.chainage_m)
+        chainage = np.interp(times, route.times_s, route.chainage_m)  # photos without GPS: by time
+        where = iter(route.chainage_m)
+        chainage = np.array([next(where) if m.lat is not None else c for m, c in zip(metas, chainage, strict=True)])
     jump_times = np.array([jump.time_s for jump in route.jumps])
     run_ids = np.searchsorted(jump_times, times, side="right") if len(jump_times) else np.zeros(len(times), int)
     samples = [
