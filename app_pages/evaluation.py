@@ -2,7 +2,8 @@
 
 By default the page shows the stored evaluation of the shipped model on the
 crack-seg test split, without running the model. A new evaluation runs on the
-samples or on labelled data the operator allows (``$CRACKSEG_DATA_DIRS``).
+samples or on labelled data the operator allows (``$CRACKSEG_DATA_DIRS``); so
+does an evaluation of street-view photos against their YOLO or VOC damage boxes.
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ import numpy as np
 import streamlit as st
 
 from crackseg.core.errors import CrackSegError
+from crackseg.datasets.box_labels import BOX_FORMATS, BoxLabelledImage
 from crackseg.datasets.labelled import LabelledImage
-from crackseg.datasets.opening import LabelledData, open_labelled_data, open_report_data
+from crackseg.datasets.opening import LabelledData, open_box_data, open_labelled_data, open_report_data
+from crackseg.evaluation.boxes import BoxEvaluationReport, evaluate_boxes, top_down_predict
 from crackseg.evaluation.run import (
     EvaluationReport,
     error_overlay_for,
@@ -24,12 +27,18 @@ from crackseg.evaluation.run import (
     worst_images,
 )
 from crackseg.inference.segmenter import InferenceSettings, Segmenter
+from crackseg.io.allowed_paths import DATA_DIRS_ENV_VAR
+from crackseg.metrics.boxes import DEFAULT_MIN_COVERAGE
 from crackseg.training.model_card import STORED_EVALUATION_DIR, domain_table, load_card
 from ui.controls import labelled_data_controls, model_controls, preprocess_controls
 from ui.plots import confusion_figure, f1_confidence_figure, pr_curve_figure
 from ui.resources import get_segmenter
 
-MODES = {"stored": "Stored evaluation of the shipped model", "new": "Run a new evaluation"}
+MODES = {
+    "stored": "Stored evaluation of the shipped model",
+    "new": "Run a new evaluation",
+    "boxes": "Box-labelled photos (street view)",
+}
 SORT_COLUMNS = ("f1", "iou", "precision", "recall", "fp_px", "fn_px")
 
 
@@ -77,6 +86,117 @@ def _evaluate(
 def _overlay(item: LabelledImage, settings: InferenceSettings, model_sha: str, _segmenter: Segmenter) -> np.ndarray:
     del model_sha  # cache key only
     return error_overlay_for(_segmenter, item, settings)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _evaluate_boxes(
+    items: tuple[BoxLabelledImage, ...],
+    settings: InferenceSettings,
+    min_coverage: float,
+    model_sha: str,
+    _segmenter: Segmenter,
+) -> BoxEvaluationReport:
+    """Evaluate box-labelled ``items`` top-down (keyed on the items, the settings and the model's SHA-256)."""
+    del model_sha  # cache key only
+    bar = st.progress(0.0, text="Evaluating…")
+
+    def progress(done: int, total: int, name: str) -> None:
+        bar.progress(min(done / max(total, 1), 1.0), text=f"{done}/{total} images · {name}")
+
+    record = {"view": "top-down", "model": _segmenter.info(), "inference": settings.to_dict()}
+    source = str(items[0].image_path.parent) if items else ""
+    report = evaluate_boxes(
+        items,
+        top_down_predict(_segmenter, settings),
+        min_coverage=min_coverage,
+        source=source,
+        settings=record,
+        progress=progress,
+    )
+    bar.empty()
+    return report
+
+
+def _box_evaluation(segmenter: Segmenter) -> BoxEvaluationReport | None:
+    """Sidebar choices for box-labelled photos, the run button, and the last box result of this session."""
+    with st.sidebar:
+        st.subheader("Box-labelled photos")
+        images_text = st.text_input(
+            "Dataset or image folder (server path)",
+            value="",
+            key="eval_box_images",
+            help=f"A folder with images/ and labels/ (or annotations/xmls/), or the image folder itself. "
+            f"Only inside folders listed in {DATA_DIRS_ENV_VAR} or the repository's samples/.",
+        )
+        labels_text = st.text_input(
+            "Label folder (server path; empty: the dataset's labels/)", value="", key="eval_box_labels"
+        )
+        box_format = st.radio("Label format", BOX_FORMATS, horizontal=True, key="eval_box_format")
+        min_coverage = st.slider(
+            "A box is found at crack coverage ≥",
+            0.01,
+            0.5,
+            DEFAULT_MIN_COVERAGE,
+            0.01,
+            key="eval_box_min_coverage",
+            help="Share of the box's pixels the predicted cracks cover.",
+        )
+        st.subheader("Model")
+        settings = dataclasses.replace(model_controls("eval_box"), preprocess=preprocess_controls("eval_box"))
+    if st.button("Run box evaluation", key="eval_box_run", type="primary"):
+        try:
+            items = open_box_data(images_text, labels_text, box_format)
+            report = _evaluate_boxes(items, settings, float(min_coverage), segmenter.sha256, segmenter)
+        except CrackSegError as error:
+            st.error(str(error))
+            return None
+        st.session_state["eval_box_result"] = report
+    return st.session_state.get("eval_box_result")
+
+
+def _show_box_report(report: BoxEvaluationReport) -> None:
+    """Headline numbers, the per-class table and the per-box table of a box evaluation."""
+    result = report.result
+    st.caption(
+        f"{report.source} · {result.images} images · model {report.settings.get('model', {}).get('name', '?')} · "
+        f"conf {report.settings.get('inference', {}).get('conf')} · view {report.settings.get('view')} · "
+        f"a box is found when cracks cover ≥ {result.min_coverage:g} of it"
+    )
+    if report.failures:
+        with st.expander(f"{len(report.failures)} image(s) could not be evaluated"):
+            st.write("\n".join(f"- {failure}" for failure in report.failures))
+    columns = st.columns(3)
+    columns[0].metric("Crack boxes found", f"{result.crack_found} / {result.crack_boxes}")
+    columns[1].metric(
+        "Crack pixels inside a box",
+        f"{result.in_box_share:.3f}",
+        help="The false-alarm proxy: not every crack is boxed.",
+    )
+    agreement = "n/a" if result.type_compared == 0 else f"{result.type_matches} / {result.type_compared}"
+    columns[2].metric("Type agreement", agreement, help="D00 longitudinal, D10 transverse, D20 network.")
+    share = st.column_config.NumberColumn
+    st.dataframe(
+        result.per_class,
+        hide_index=True,
+        key="eval_box_classes",
+        column_config={
+            "class_name": "class",
+            "crack_type": "our type",
+            "recall": share("recall", format="%.3f"),
+            "in_box_share": share("in-box share", format="%.3f"),
+            "type_agreement": share("type agreement", format="%.3f"),
+        },
+    )
+    with st.expander("Per box"):
+        st.dataframe(
+            result.per_box,
+            hide_index=True,
+            key="eval_box_boxes",
+            column_config={"coverage": share("coverage", format="%.4f")},
+        )
+    st.download_button(
+        "Per-class table (CSV)", result.per_class.to_csv(index=False).encode("utf-8"), "box_classes.csv", "text/csv"
+    )
 
 
 def _new_evaluation(segmenter: Segmenter) -> tuple[EvaluationReport, LabelledData, InferenceSettings] | None:
@@ -239,6 +359,15 @@ def _every_dataset() -> None:
 def run() -> None:
     st.title("Evaluation")
     mode = st.radio("Show", list(MODES), format_func=MODES.get, horizontal=True, key="eval_mode")
+    if mode == "boxes":
+        segmenter = get_segmenter()
+        box_report = _box_evaluation(segmenter) if segmenter is not None else None
+        if box_report is None:
+            if segmenter is not None:
+                st.info("Choose a box-labelled folder in the sidebar and press **Run box evaluation**.")
+            st.stop()
+        _show_box_report(box_report)
+        st.stop()
     if mode == "new":
         segmenter = get_segmenter()
         result = _new_evaluation(segmenter) if segmenter is not None else None
