@@ -1,8 +1,9 @@
 """Segmentation metrics for cracks: pixel, tolerance, instance and threshold-sweep.
 
-Enters: predicted and true masks (numpy bool) per image. Leaves: result dataclasses
-(``pixel``, ``tolerance``, ``instance``, ``sweep``) and Ultralytics metrics renamed
-(``ultralytics_keys``). Plain numpy/OpenCV: this stage imports no other crackseg stage.
+Enters: predicted and true masks (numpy bool) per image, or labelled damage boxes
+(``boxes``). Leaves: result dataclasses (``pixel``, ``tolerance``, ``instance``, ``sweep``,
+``cells``, ``boxes``) and Ultralytics metrics renamed (``ultralytics_keys``). Plain
+numpy/OpenCV: this stage imports no other crackseg stage.
 
 Every metric accumulates over a dataset: ``update(...)`` per image, ``reset()``,
 ``compute()`` -> a frozen result dataclass with ``to_dict()`` and ``to_pandas()``.
