@@ -26,11 +26,14 @@ CRACK_COLUMNS: dict[str, str] = {
     "crack_type": "longitudinal, transverse, diagonal or network",
     "severity": "low, medium or high from the mean width (unknown without a calibration)",
     "confidence": "the model's confidence in the crack (0-1)",
+    "lateral_m": "street view: the crack's centroid on the road, metres right of the camera axis (empty top-down)",
+    "forward_m": "street view: the crack's centroid on the road, metres ahead of the camera (empty top-down)",
 }
 
 # pandas dtypes of the columns, so a table read back (CSV journal -> Parquet) has the types it was written with
 TEXT_COLUMNS = frozenset(
     {"image", "source_path", "content_sha256", "status", "error", "crack_type", "severity", "worst_severity"}
+    | {"view", "camera_profile"}
 )
 COUNT_COLUMNS = frozenset(
     {"crack_id", "area_px2", "width_px", "height_px", "crack_count", "crack_area_px2"}
@@ -49,6 +52,8 @@ IMAGE_COLUMNS: dict[str, str] = {
     "content_sha256": "SHA-256 of the input file's bytes (what --resume matches, with source_path)",
     "status": "ok, or failed (then error says why and the measurements are empty)",
     "error": "one-line reason an input could not be inspected (empty when ok)",
+    "view": "top-down (the photo is the road surface) or street (a frame from a vehicle, measured on its top view)",
+    "camera_profile": "street view: the camera profile's name (empty top-down)",
     "width_px": "image width, pixels",
     "height_px": "image height, pixels",
     "mm_per_px": "the calibration used (empty: uncalibrated)",

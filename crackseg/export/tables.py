@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from crackseg.core.json_values import dumps
@@ -25,9 +26,23 @@ def csv_safe(text: str) -> str:
     return "'" + text if text[:1] in _FORMULA_STARTS else text
 
 
-def cracks_table(measurement: ImageMeasurement, image: str = "", source_path: str = "") -> pd.DataFrame:
-    """One row per crack, columns ``CRACK_COLUMNS`` (mm columns empty without a calibration)."""
-    rows = [{"image": image, "source_path": source_path, **crack.to_dict()} for crack in measurement.cracks]
+def cracks_table(
+    measurement: ImageMeasurement,
+    image: str = "",
+    source_path: str = "",
+    positions_m: np.ndarray | None = None,
+) -> pd.DataFrame:
+    """One row per crack, columns ``CRACK_COLUMNS`` (mm columns empty without a calibration).
+
+    ``positions_m`` (street view) is ``(N, 2)`` lateral/forward metres indexed by ``crack_id - 1``.
+    """
+    rows = []
+    for crack in measurement.cracks:
+        row = {"image": image, "source_path": source_path, **crack.to_dict()}
+        if positions_m is not None and 0 < crack.crack_id <= len(positions_m):
+            lateral, forward = positions_m[crack.crack_id - 1]
+            row |= {"lateral_m": round(float(lateral), 3), "forward_m": round(float(forward), 3)}
+        rows.append(row)
     return pd.DataFrame(rows, columns=list(CRACK_COLUMNS))
 
 
@@ -37,10 +52,14 @@ def image_record(
     measurement: ImageMeasurement | None = None,
     error: str | None = None,
     content_sha256: str | None = None,
+    *,
+    view: str = "top-down",
+    camera_profile: str | None = None,
 ) -> dict[str, Any]:
     """One row of the images table: the measurement's totals, or a failed input with its error."""
     record: dict[str, Any] = dict.fromkeys(IMAGE_COLUMNS)
     record |= {"image": image, "source_path": source_path, "content_sha256": content_sha256}
+    record |= {"view": view, "camera_profile": camera_profile}
     if measurement is None:
         return record | {"status": "failed", "error": error or "not inspected"}
     return record | {"status": "ok", "error": None} | measurement.summary()

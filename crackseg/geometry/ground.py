@@ -16,7 +16,7 @@ horizon, or off the region, can ever be marked.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -36,6 +36,7 @@ class GroundView:
     region: GroundRegion
     mm_per_px: float
     rescaled: bool = False
+    _masks: dict[str, np.ndarray] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def for_frame(cls, profile: CameraProfile, frame_wh: tuple[int, int]) -> GroundView:
@@ -111,12 +112,15 @@ class GroundView:
         return self.to_image(np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], dtype=float))
 
     def region_mask(self) -> np.ndarray:
-        """Boolean ``(H, W)`` mask of the region in the frame (below the horizon by construction)."""
+        """Boolean ``(H, W)`` mask of the region in the frame (below the horizon by construction); computed once."""
+        if "region" in self._masks:
+            return self._masks["region"]
         width, height = self.frame_wh
         mask = np.zeros((height, width), dtype=np.uint8)
         corners = np.round(self.region_corners_px() * 16).astype(np.int32)
         cv2.fillPoly(mask, [corners], 1, lineType=cv2.LINE_8, shift=4)
-        return mask.astype(bool)
+        self._masks["region"] = mask.astype(bool)
+        return self._masks["region"]
 
     def to_top(self, rgb: np.ndarray) -> np.ndarray:
         """Warp the frame's region to the bird's-eye view (area outside the frame is black)."""
@@ -125,10 +129,13 @@ class GroundView:
         )
 
     def top_visible_mask(self) -> np.ndarray:
-        """Boolean mask of the bird's-eye pixels that the frame actually shows (inside the frame)."""
+        """Boolean mask of the bird's-eye pixels that the frame actually shows (inside the frame); computed once."""
+        if "visible" in self._masks:
+            return self._masks["visible"]
         ones = np.full((self.frame_wh[1], self.frame_wh[0]), 255, dtype=np.uint8)
         warped = cv2.warpPerspective(ones, self.image_to_top, self.top_wh, flags=cv2.INTER_NEAREST, borderValue=0)
-        return warped > 0
+        self._masks["visible"] = warped > 0
+        return self._masks["visible"]
 
     def mask_to_frame(self, top_mask: np.ndarray) -> np.ndarray:
         """Warp a bird's-eye mask back onto the frame, cut to the region."""
@@ -140,6 +147,18 @@ class GroundView:
             borderValue=0,
         )
         return (warped > 0) & self.region_mask()
+
+    def labels_to_frame(self, top_labels: np.ndarray) -> np.ndarray:
+        """Warp a bird's-eye label image (0 = nothing, k = instance k; uint16) onto the frame, cut to the region."""
+        warped = cv2.warpPerspective(
+            top_labels.astype(np.uint16),
+            np.linalg.inv(self.image_to_top),
+            self.frame_wh,
+            flags=cv2.INTER_NEAREST,
+            borderValue=0,
+        )
+        warped[~self.region_mask()] = 0
+        return warped
 
     def resolution_at(self, forward_m: float, lateral_m: float = 0.0) -> tuple[float, float]:
         """Ground size of one frame pixel at a road point: ``(across_mm, along_mm)``.

@@ -213,22 +213,19 @@ class Segmenter:
         ``error`` set (one line) and the stream goes on.
         """
         settings = settings or InferenceSettings()
-        iterator = iter(enumerate(sources))
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="crackseg-decode") as pool:
-            pending = _submit_next(pool, iterator, max_pixels)
-            while pending is not None:
-                name, future = pending
-                pending = _submit_next(pool, iterator, max_pixels)
-                try:
-                    rgb = future.result()
-                    prediction = self.predict(rgb, settings)
-                except CrackSegError as error:
-                    yield PredictionItem(name=name, error=str(error))
-                    continue
-                except (ValueError, RuntimeError, MemoryError) as error:
-                    yield PredictionItem(name=name, error=f"{name}: prediction failed ({error})")
-                    continue
-                yield PredictionItem(name=name, rgb=rgb if keep_images else None, prediction=prediction)
+        for name, decoded in decode_ahead(sources, max_pixels=max_pixels):
+            if isinstance(decoded, CrackSegError):
+                yield PredictionItem(name=name, error=str(decoded))
+                continue
+            try:
+                prediction = self.predict(decoded, settings)
+            except CrackSegError as error:
+                yield PredictionItem(name=name, error=str(error))
+                continue
+            except (ValueError, RuntimeError, MemoryError) as error:
+                yield PredictionItem(name=name, error=f"{name}: prediction failed ({error})")
+                continue
+            yield PredictionItem(name=name, rgb=decoded if keep_images else None, prediction=prediction)
 
     def _infer(self, images: Sequence[np.ndarray], settings: InferenceSettings) -> list[CrackPrediction]:
         """One model call over RGB images (already preprocessed, all the same size for the same letterbox).
@@ -252,6 +249,29 @@ class Segmenter:
         if settings.merge_overlap is None:
             return predictions
         return [merge_duplicate_instances(prediction, settings.merge_overlap) for prediction in predictions]
+
+
+def decode_ahead(
+    sources: Iterable[Source], *, max_pixels: int = DEFAULT_MAX_PIXELS
+) -> Iterator[tuple[str, np.ndarray | CrackSegError]]:
+    """Decoded images in input order, the next one decoded in a background thread while the caller works.
+
+    Sources are paths, bytes, arrays or ``(name, bytes | CrackSegError)`` pairs; at most two decoded images
+    are held here, so memory stays flat however long the stream. A source that cannot be decoded yields its
+    ``CrackSegError`` (one line) in its place, and the stream goes on.
+    """
+    iterator = iter(enumerate(sources))
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="crackseg-decode") as pool:
+        pending = _submit_next(pool, iterator, max_pixels)
+        while pending is not None:
+            name, future = pending
+            pending = _submit_next(pool, iterator, max_pixels)
+            try:
+                yield name, future.result()
+            except CrackSegError as error:
+                yield name, error
+            except (ValueError, MemoryError) as error:
+                yield name, CrackSegError(f"{name}: cannot decode ({error})")
 
 
 def _check_rgb(rgb: np.ndarray) -> None:

@@ -31,9 +31,9 @@ import pandas as pd
 from crackseg.core.errors import CrackSegError
 from crackseg.core.json_values import dumps
 from crackseg.export.schema import CRACK_COLUMNS, IMAGE_COLUMNS, column_dtype
-from crackseg.export.tables import cracks_table, csv_bytes, image_record
+from crackseg.export.tables import csv_bytes, image_record
 from crackseg.io.inputs import NamedPayload
-from crackseg.pipeline.inspection import Inspection, InspectionFailure, inspection_files, unique_stem
+from crackseg.pipeline.inspection import Inspection, InspectionFailure, inspection_files, unique_stem, view_columns
 
 RUN_RECORD = "run.json"
 IMAGES_TABLE = "images.csv"
@@ -86,6 +86,7 @@ class BatchWriter:
     def __init__(self, out_dir: Path, record: dict[str, Any], options: BatchOptions, *, resume: bool) -> None:
         self.out_dir = Path(out_dir)
         self.record = record
+        self._view_columns = view_columns(record)
         self.options = options
         self.totals = BatchTotals()
         self._used_stems: set[str] = set()
@@ -153,11 +154,11 @@ class BatchWriter:
         if isinstance(result, Inspection):
             stem = unique_stem(result.name, self._used_stems)
             future = self._pool.submit(self._write_files, result, stem) if self.options.per_image_files else None
-            cracks = cracks_table(result.measurement, result.name, source).to_dict("records")
-            row = image_record(result.name, source, result.measurement, content_sha256=digest)
+            cracks = result.cracks_table(source).to_dict("records")
+            row = result.image_record(source, content_sha256=digest)
         else:
             future, cracks = None, []
-            row = image_record(result.name, source, error=result.error, content_sha256=digest)
+            row = image_record(result.name, source, error=result.error, content_sha256=digest, **self._view_columns)
         self._enqueue(future, cracks, row)
 
     def add_row(self, row: dict[str, Any], cracks: list[dict[str, Any]], encoded: dict[str, bytes]) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -23,40 +22,21 @@ from crackseg.export.encoding import mask_to_png_bytes, overlay_jpeg_bytes
 from crackseg.export.overlays import draw_overlay
 from crackseg.export.report_html import inspection_report_html
 from crackseg.export.tables import (
-    cracks_csv_bytes,
     cracks_table,
     csv_bytes,
     image_record,
     images_table,
     measurement_json,
 )
-from crackseg.inference.prediction import CrackPrediction
-from crackseg.inference.segmenter import InferenceSettings, Segmenter
+from crackseg.geometry.camera import CameraProfile
+from crackseg.inference.segmenter import InferenceSettings, Segmenter, decode_ahead
 from crackseg.io.image_io import DEFAULT_MAX_PIXELS
 from crackseg.io.inputs import NamedPayload
 from crackseg.measurement.measure import ImageMeasurement, MeasurementSettings, measure_prediction
+from crackseg.pipeline.results import Inspection, InspectionFailure
+from crackseg.pipeline.street import StreetViews, inspect_street_frame
 
 _EMPTY = ImageMeasurement(cracks=(), resolution_wh=(1, 1), mm_per_px=None)
-
-
-@dataclass(frozen=True)
-class Inspection:
-    """One inspected image: its pixels, what the model found, and the measurements."""
-
-    name: str
-    rgb: np.ndarray
-    prediction: CrackPrediction
-    measurement: ImageMeasurement
-    source_path: str = ""
-
-
-@dataclass(frozen=True)
-class InspectionFailure:
-    """An input that could not be inspected, with a one-line reason."""
-
-    name: str
-    error: str
-    source_path: str = ""
 
 
 def inspect_image(
@@ -79,14 +59,17 @@ def inspect_payloads(
     measurement_settings: MeasurementSettings | None = None,
     *,
     max_pixels: int = DEFAULT_MAX_PIXELS,
+    camera: CameraProfile | None = None,
 ) -> Iterator[Inspection | InspectionFailure]:
     """Stream inspections over named payloads, in input order; a bad one yields a failure and the rest go on.
 
-    The one path every user runs (CLI and app) and the benchmarks measure: ``Segmenter.predict_many``
-    decodes the next image in a background thread while the current one is predicted and measured.
+    The one path every user runs (CLI and app) and the benchmarks measure: the next image is decoded in a
+    background thread while the current one is predicted and measured. With a ``camera`` profile every
+    image is a street-view frame, inspected through its bird's-eye view (``crackseg.pipeline.street``).
     """
     measurement_settings = measurement_settings or MeasurementSettings()
-    source_paths: deque[str] = deque()  # predict_many yields in input order, pulling at most one ahead
+    settings = settings or InferenceSettings()
+    source_paths: deque[str] = deque()  # the streams yield in input order, pulling at most one ahead
 
     def sources() -> Iterator[tuple[str, bytes | CrackSegError]]:
         for payload in payloads:
@@ -96,7 +79,12 @@ def inspect_payloads(
             else:
                 yield payload.name, CrackSegError(payload.error or f"{payload.source}: no data")
 
-    for item in segmenter.predict_many(sources(), settings or InferenceSettings(), max_pixels=max_pixels):
+    if camera is not None:
+        yield from _inspect_street_payloads(
+            segmenter, sources(), source_paths, settings, measurement_settings, camera, max_pixels
+        )
+        return
+    for item in segmenter.predict_many(sources(), settings, max_pixels=max_pixels):
         source_path = source_paths.popleft()
         if item.error is not None or item.rgb is None or item.prediction is None:
             message = _with_full_name(item.error or "no image", item.name, source_path or item.name)
@@ -110,19 +98,57 @@ def inspect_payloads(
         yield Inspection(item.name, item.rgb, item.prediction, measurement, source_path)
 
 
+def _inspect_street_payloads(
+    segmenter: Segmenter,
+    sources: Iterator[tuple[str, bytes | CrackSegError]],
+    source_paths: deque[str],
+    settings: InferenceSettings,
+    measurement_settings: MeasurementSettings,
+    camera: CameraProfile,
+    max_pixels: int,
+) -> Iterator[Inspection | InspectionFailure]:
+    """``inspect_payloads`` for street-view frames: decode ahead, warp, predict and measure on the top view."""
+    views = StreetViews(camera)
+    for name, decoded in decode_ahead(sources, max_pixels=max_pixels):
+        source_path = source_paths.popleft()
+        if isinstance(decoded, CrackSegError):
+            yield InspectionFailure(name, _with_full_name(str(decoded), name, source_path or name), source_path)
+            continue
+        try:
+            view = views.for_frame(decoded)
+            yield inspect_street_frame(
+                segmenter, decoded, name, view, settings, measurement_settings, source_path=source_path
+            )
+        except CrackSegError as error:
+            yield InspectionFailure(name, f"{source_path or name}: {error}", source_path)
+        except (ValueError, MemoryError, RuntimeError) as error:
+            yield InspectionFailure(name, f"{source_path or name}: inspection failed ({error})", source_path)
+
+
 def settings_record(
-    segmenter: Segmenter, settings: InferenceSettings, measurement_settings: MeasurementSettings
+    segmenter: Segmenter,
+    settings: InferenceSettings,
+    measurement_settings: MeasurementSettings,
+    camera: CameraProfile | None = None,
 ) -> dict[str, Any]:
-    """The model and every threshold used, recorded next to each result."""
+    """The model, the view (with the camera profile for the street view) and every threshold used."""
     return {
         "model": segmenter.info(),
+        "view": {"view": "top-down"} if camera is None else {"view": "street", "camera_profile": camera.to_dict()},
         "inference": settings.to_dict(),
         "measurement": {
-            "mm_per_px": measurement_settings.mm_per_px,
+            "mm_per_px": measurement_settings.mm_per_px if camera is None else camera.mm_per_px,
             "severity_thresholds_mm": list(measurement_settings.severity_thresholds_mm),
             "type_tolerance_deg": measurement_settings.type_tolerance_deg,
         },
     }
+
+
+def view_columns(record: dict[str, Any]) -> dict[str, Any]:
+    """The images table's ``view`` and ``camera_profile`` values of a settings record (for failed inputs)."""
+    view = record.get("view", {})
+    profile = view.get("camera_profile") or {}
+    return {"view": view.get("view", "top-down"), "camera_profile": profile.get("name")}
 
 
 def output_stem(name: str) -> str:
@@ -154,14 +180,20 @@ def inspection_files(
     stem = stem or output_stem(inspection.name)
     overlay = draw_overlay(inspection.rgb, inspection.prediction)
     settings_used = {**record["inference"], **record["measurement"]}
+    if inspection.street is not None:
+        settings_used |= {"view": "street", "ground_view": inspection.street.view.to_dict()}
     source = inspection.source_path
     document = measurement_json(inspection.measurement, inspection.name, settings_used, source)
     files = [
         (f"overlays/{stem}.jpg", overlay_jpeg_bytes(overlay)),
         (f"masks/{stem}.png", mask_to_png_bytes(inspection.prediction.union_mask)),
-        (f"cracks/{stem}.csv", cracks_csv_bytes(inspection.measurement, inspection.name, source)),
+        (f"cracks/{stem}.csv", csv_bytes(inspection.cracks_table())),
         (f"json/{stem}.json", document.encode("utf-8")),
     ]
+    if inspection.street is not None:
+        street = inspection.street
+        files.append((f"top_views/{stem}.jpg", overlay_jpeg_bytes(draw_overlay(street.top_rgb, street.top_prediction))))
+        files.append((f"top_masks/{stem}.png", mask_to_png_bytes(street.top_prediction.union_mask)))
     if reports:
         report = inspection_report_html(
             image_name=inspection.name,
@@ -180,11 +212,11 @@ def batch_files(
 ) -> list[tuple[str, bytes]]:
     """The batch-level files: ``cracks.csv`` (every crack), ``images.csv`` (every input, failed ones with their
     error) and ``summary.json``; columns as ``crackseg.export.schema`` fixes them."""
-    crack_frames = [cracks_table(i.measurement, i.name, i.source_path) for i in inspections if i.measurement.count]
+    crack_frames = [inspection.cracks_table() for inspection in inspections if inspection.measurement.count]
     cracks = pd.concat(crack_frames, ignore_index=True) if crack_frames else cracks_table(_EMPTY)
     images = images_table(
-        [image_record(i.name, i.source_path, i.measurement) for i in inspections]
-        + [image_record(f.name, f.source_path, error=f.error) for f in failures]
+        [inspection.image_record() for inspection in inspections]
+        + [image_record(f.name, f.source_path, error=f.error, **view_columns(record)) for f in failures]
     )
     summary = {
         "images": len(inspections),

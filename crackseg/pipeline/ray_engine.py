@@ -28,16 +28,17 @@ from typing import Any
 import numpy as np
 
 from crackseg.core.errors import CrackSegError
-from crackseg.export.tables import cracks_table, image_record
+from crackseg.export.tables import image_record
+from crackseg.geometry.camera import CameraProfile
 from crackseg.inference.segmenter import InferenceSettings, Segmenter
 from crackseg.io.inputs import InputFile, NamedPayload, file_payloads, list_inputs
 from crackseg.measurement.measure import MeasurementSettings
 from crackseg.pipeline.batch import BatchWriter, content_sha256
-from crackseg.pipeline.inspection import Inspection, inspect_payloads, inspection_files
+from crackseg.pipeline.inspection import Inspection, inspect_payloads, inspection_files, view_columns
 
 STEM_PLACEHOLDER = "\x00stem\x00"  # the driver names the files (stems depend on the whole batch's order)
 LOCAL_OBJECT_STORE_BYTES = 512 * 2**20
-FILE_KINDS = ("overlays", "masks", "cracks", "json", "reports")
+FILE_KINDS = ("overlays", "masks", "cracks", "json", "reports", "top_views", "top_masks")
 
 
 class InspectActor:
@@ -54,8 +55,10 @@ class InspectActor:
         per_image_files: bool,
         names: dict[str, tuple[str, str]],
         done: set[tuple[str, str]],
+        camera: CameraProfile | None = None,
     ) -> None:
         self.segmenter = Segmenter(weights, backend=backend)
+        self.camera = camera
         self.settings, self.measurement_settings = settings, measurement_settings
         self.record, self.reports, self.per_image_files = record, reports, per_image_files
         self.names, self.done = names, done
@@ -75,7 +78,7 @@ class InspectActor:
                 else:
                     payloads.append((payload, digest))
             results = inspect_payloads(
-                self.segmenter, [p for p, _ in payloads], self.settings, self.measurement_settings
+                self.segmenter, [p for p, _ in payloads], self.settings, self.measurement_settings, camera=self.camera
             )
             for index, (result, (_, digest)) in enumerate(zip(results, payloads, strict=True)):
                 self._add(out, path, index, result, digest)
@@ -85,8 +88,8 @@ class InspectActor:
         source = result.source_path or result.name
         files: dict[str, bytes] = {}
         if isinstance(result, Inspection):
-            row = image_record(result.name, source, result.measurement, content_sha256=digest)
-            cracks = cracks_table(result.measurement, result.name, source).to_dict("records")
+            row = result.image_record(source, content_sha256=digest)
+            cracks = result.cracks_table(source).to_dict("records")
             if self.per_image_files:
                 for relative, data in inspection_files(result, self.record, STEM_PLACEHOLDER, reports=self.reports):
                     files[relative.split("/", 1)[0]] = data
@@ -185,6 +188,7 @@ def run_on_ray(
     address: str | None,
     workers: int,
     on_result: Callable[[str | None], None] = lambda error: None,
+    camera: CameraProfile | None = None,
 ) -> None:
     """Inspect ``paths`` on Ray and write every result through ``writer`` in input order."""
     ray = start_ray(address, workers)
@@ -197,10 +201,16 @@ def run_on_ray(
             for slot in list_inputs(paths)
         ]
         files = [slot for slot in slots if isinstance(slot, InputFile)]
-        results = _ray_results(ray, files, writer, weights, backend, settings, measurement_settings, workers)
+        results = _ray_results(ray, files, writer, weights, backend, settings, measurement_settings, workers, camera)
         for slot in slots:
             if isinstance(slot, NamedPayload):  # an argument that names nothing: failed in its place
-                writer.add_row(image_record(slot.name, slot.source, error=slot.error, content_sha256=""), [], {})
+                writer.add_row(
+                    image_record(
+                        slot.name, slot.source, error=slot.error, content_sha256="", **view_columns(writer.record)
+                    ),
+                    [],
+                    {},
+                )
                 on_result(slot.error)
                 continue
             for row in results.take(file_key(str(slot.path))):
@@ -237,6 +247,7 @@ def _ray_results(
     settings: InferenceSettings,
     measurement_settings: MeasurementSettings,
     workers: int,
+    camera: CameraProfile | None = None,
 ) -> _OrderedResults:
     if not files:
         return _OrderedResults(iter(()))
@@ -258,6 +269,7 @@ def _ray_results(
             "per_image_files": writer.options.per_image_files,
             "names": {file_key(str(item.path)): (item.name, str(item.path)) for item in files},
             "done": writer.done,
+            "camera": camera,
         },
         batch_format="numpy",
         num_cpus=1,
