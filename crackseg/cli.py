@@ -56,6 +56,15 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--engine", choices=("local", "ray"), default="local", help="run here, or on Ray")
     predict.add_argument("--address", default=None, help="Ray cluster address (default: start a local Ray)")
     predict.add_argument("--workers", type=int, default=2, help="Ray actors, one model each (--engine ray)")
+    _add_view_arguments(predict)
+
+    camera = commands.add_parser(
+        "camera", help="make or check a street-view camera profile; print the ground resolution it delivers"
+    )
+    _add_camera_arguments(camera)
+    camera.add_argument("--frame-size", type=int, nargs=2, metavar=("W", "H"), help="frame size to check it for")
+    camera.add_argument("--save", type=Path, default=None, help="write the profile as JSON")
+    camera.add_argument("--json", action="store_true", help="print the profile and table as JSON")
 
     measure = commands.add_parser("measure", help="measure cracks in a binary mask made by any tool")
     measure.add_argument("mask", type=Path, help="mask image (non-zero = crack)")
@@ -143,6 +152,124 @@ def _add_inference_arguments(parser: argparse.ArgumentParser, preprocessors: Any
     parser.add_argument("--backend", choices=BACKEND_CHOICES, default="auto")
 
 
+def _add_view_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--view",
+        choices=("top-down", "street"),
+        default="top-down",
+        help="top-down: the photo is the road surface; street: frames from a vehicle, inspected on their top view",
+    )
+    _add_camera_arguments(parser)
+
+
+def _add_camera_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("street-view camera (default: the phone/dashcam profile)")
+    group.add_argument("--camera", type=Path, default=None, help="camera profile JSON (python -m crackseg camera)")
+    group.add_argument("--camera-height", type=float, default=None, help="camera height above the road (m)")
+    group.add_argument("--camera-pitch", type=float, default=None, help="downward pitch (degrees)")
+    group.add_argument(
+        "--horizon-row", type=float, default=None, help="the horizon's image row (px; or --camera-pitch)"
+    )
+    group.add_argument("--hfov", type=float, default=None, help="horizontal field of view (degrees)")
+    group.add_argument("--focal-px", type=float, default=None, help="focal length (px; or --hfov)")
+    group.add_argument(
+        "--road-points", type=float, nargs=8, default=None, metavar="XY",
+        help="four image points of a road rectangle: near-left, near-right, far-right, far-left (x y each)",
+    )  # fmt: skip
+    group.add_argument("--road-rect", type=float, nargs=2, default=None, metavar=("W_M", "L_M"), help="its size (m)")
+    group.add_argument(
+        "--image-size", type=int, nargs=2, default=None, metavar=("W", "H"), help="frame size of the profile"
+    )
+    group.add_argument("--lateral-m", type=float, nargs=2, default=None, metavar=("MIN", "MAX"), help="region sideways")
+    group.add_argument("--forward-m", type=float, nargs=2, default=None, metavar=("MIN", "MAX"), help="region ahead")
+    group.add_argument("--ground-mm-per-px", type=float, default=None, help="top view resolution (mm per pixel)")
+
+
+def _camera_profile(args: argparse.Namespace) -> Any:
+    """The profile the arguments describe: a file, parameters, four points, or the default; overrides on top."""
+    from dataclasses import replace
+
+    from crackseg.geometry.camera import DEFAULT_PROFILE, CameraProfile, GroundRegion, load_profile
+
+    base = load_profile(args.camera) if args.camera is not None else DEFAULT_PROFILE
+    image_wh = tuple(args.image_size) if args.image_size else base.image_wh
+    if args.road_points is not None or args.road_rect is not None:
+        if args.road_points is None or args.road_rect is None:
+            raise CrackSegError("--road-points and --road-rect go together")
+        points = tuple(zip(args.road_points[0::2], args.road_points[1::2], strict=True))
+        base = CameraProfile(
+            name="road-points", image_wh=image_wh, points_px=points, rectangle_m=tuple(args.road_rect),
+            mm_per_px=base.mm_per_px,
+        )  # fmt: skip
+    elif any(
+        v is not None for v in (args.camera_height, args.camera_pitch, args.horizon_row, args.hfov, args.focal_px)
+    ):
+        if base.mode != "camera":
+            raise CrackSegError("camera parameters cannot be mixed with a four-point profile")
+        pitch, horizon = base.pitch_deg, base.horizon_row
+        if args.camera_pitch is not None:
+            pitch, horizon = args.camera_pitch, None
+        if args.horizon_row is not None:
+            pitch, horizon = None, args.horizon_row
+        hfov, focal = base.hfov_deg, base.focal_px
+        if args.hfov is not None:
+            hfov, focal = args.hfov, None
+        if args.focal_px is not None:
+            hfov, focal = None, args.focal_px
+        height = args.camera_height if args.camera_height is not None else base.height_m
+        base = replace(
+            base, name="command-line", image_wh=image_wh, height_m=height, pitch_deg=pitch, horizon_row=horizon,
+            hfov_deg=hfov, focal_px=focal,
+        )  # fmt: skip
+    elif args.image_size:
+        base = replace(base, image_wh=image_wh)
+    if args.lateral_m is not None or args.forward_m is not None:
+        region = base.ground_region
+        base = replace(
+            base,
+            region=GroundRegion(
+                tuple(args.lateral_m) if args.lateral_m else region.lateral_m,
+                tuple(args.forward_m) if args.forward_m else region.forward_m,
+            ),
+        )
+    if args.ground_mm_per_px is not None:
+        base = replace(base, mm_per_px=args.ground_mm_per_px)
+    return base
+
+
+def command_camera(args: argparse.Namespace) -> int:
+    from crackseg.geometry.camera import save_profile
+    from crackseg.geometry.ground import GroundView
+
+    profile = _camera_profile(args)
+    frame_wh = tuple(args.frame_size) if args.frame_size else profile.image_wh
+    view = GroundView.for_frame(profile, frame_wh)
+    table = view.resolution_table()
+    if args.save is not None:
+        save_profile(profile, args.save)
+    if args.json:
+        print(json.dumps({"profile": profile.to_dict(), "ground_view": view.to_dict(), "resolution": table}, indent=2))
+        return 0
+    region = view.region
+    print(f"profile {profile.name} ({profile.mode} mode), frame {frame_wh[0]}x{frame_wh[1]}")
+    if view.note:
+        print(view.note)
+    print(
+        f"region: {region.lateral_m[0]:g} to {region.lateral_m[1]:g} m sideways, {region.forward_m[0]:g} to "
+        f"{region.forward_m[1]:g} m ahead; top view {view.top_wh[0]}x{view.top_wh[1]} px at {view.mm_per_px:g} mm/px; "
+        f"horizon at row {view.horizon_row():.0f}"
+    )
+    print("forward_m  frame_row_px  across_mm_per_px  along_mm_per_px")
+    for row in table:
+        print(
+            f"{row['forward_m']:9g}  {row['frame_row_px']:12.1f}  {row['across_mm_per_px']:16.1f}  "
+            f"{row['along_mm_per_px']:15.1f}"
+        )
+    if args.save is not None:
+        print(f"saved {args.save}")
+    return 0
+
+
 def _inference_settings(args: argparse.Namespace) -> Any:
     from crackseg.inference.preprocessing import PreprocessSpec
     from crackseg.inference.segmenter import InferenceSettings
@@ -210,6 +337,7 @@ def command_predict(args: argparse.Namespace) -> int:
     from crackseg.pipeline.inspection import inspect_payloads, settings_record
 
     settings = _inference_settings(args)
+    camera = _camera_profile(args) if args.view == "street" else None  # a bad profile fails before the model loads
     measurement_settings = MeasurementSettings(mm_per_px=args.mm_per_px, severity_thresholds_mm=tuple(args.severity_mm))
     total = count_inputs(args.paths)
     reports = "never" if args.no_reports else args.reports
@@ -222,7 +350,7 @@ def command_predict(args: argparse.Namespace) -> int:
         check_reachable(args.address)  # one line at once, before the model is loaded
     with _library_output_to_stderr():
         segmenter = Segmenter(backend=args.backend)
-        record = settings_record(segmenter, settings, measurement_settings)
+        record = settings_record(segmenter, settings, measurement_settings, camera)
         record["outputs"] = {"reports": with_reports, "overlay": "jpeg", "per_image_files": not args.tables_only}
         options = BatchOptions(with_reports, args.format, per_image_files=not args.tables_only)
         writer = BatchWriter(args.out, record, options, resume=args.resume)
@@ -248,6 +376,7 @@ def command_predict(args: argparse.Namespace) -> int:
                     address=args.address,
                     workers=args.workers,
                     on_result=on_result,
+                    camera=camera,
                 )
             else:
                 digests: deque[str] = deque()  # inspect_payloads yields in input order
@@ -257,7 +386,7 @@ def command_predict(args: argparse.Namespace) -> int:
                         digests.append(digest)
                         yield payload
 
-                for result in inspect_payloads(segmenter, pending(), settings, measurement_settings):
+                for result in inspect_payloads(segmenter, pending(), settings, measurement_settings, camera=camera):
                     writer.add(result, digests.popleft())
                     on_result(None if hasattr(result, "measurement") else result.error)
         finally:
@@ -516,6 +645,7 @@ def command_survey(args: argparse.Namespace) -> int:
 
 COMMANDS = {
     "predict": command_predict,
+    "camera": command_camera,
     "measure": command_measure,
     "evaluate": command_evaluate,
     "info": command_info,
