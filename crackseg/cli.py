@@ -94,6 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--no-map", action="store_true", help="skip Ultralytics mAP (YOLO datasets)")
     evaluate.add_argument("--save", type=Path, default=None, help="write report.json + per_image.csv here")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
+    _add_view_arguments(evaluate)
 
     survey = commands.add_parser("survey", help="survey a drive (video + GPS, or geotagged photos) into rated sections")
     survey.add_argument("paths", nargs="+", type=Path, help="one video, or photos, folders or ZIPs of photos")
@@ -432,8 +433,17 @@ def command_evaluate(args: argparse.Namespace) -> int:
         raise CrackSegError("--images needs --masks (a folder of binary masks)")
     if args.regions is not None and args.images is None:
         raise CrackSegError("--regions goes with --images and --masks")
+    camera = _camera_profile(args) if args.view == "street" else None
+    if camera is not None and args.data is not None:
+        raise CrackSegError(
+            "--view street evaluates frames (--survey-frames, --images/--masks, --box-data), not a data.yaml"
+        )
     with _library_output_to_stderr(), _progress_bar("image") as progress:
         segmenter = Segmenter(backend=args.backend)
+        if camera is not None:
+            from crackseg.pipeline.street import StreetSegmenter
+
+            segmenter = StreetSegmenter(segmenter, camera)
         if args.data is not None:
             report = evaluate_yolo_split(
                 segmenter,
@@ -484,11 +494,19 @@ def _evaluate_boxes(args: argparse.Namespace, settings: Any) -> int:
     items = box_label_items(images, labels, args.box_format)
     with _library_output_to_stderr(), _progress_bar("image") as progress:
         segmenter = Segmenter(backend=args.backend)
-        record = {"view": "top-down", "model": segmenter.info(), "inference": settings.to_dict()}
+        camera = _camera_profile(args) if args.view == "street" else None
+        record = {"view": args.view, "model": segmenter.info(), "inference": settings.to_dict()}
         record |= {"labels": str(labels), "box_format": items[0].box_format}
+        if camera is None:
+            predict = top_down_predict(segmenter, settings)
+        else:
+            from crackseg.pipeline.street import street_predict
+
+            record["camera_profile"] = camera.to_dict()
+            predict = street_predict(segmenter, camera, settings)
         report = evaluate_boxes(
             items,
-            top_down_predict(segmenter, settings),
+            predict,
             min_coverage=args.min_coverage,
             source=str(images),
             settings=record,

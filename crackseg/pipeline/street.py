@@ -12,6 +12,7 @@ is also located on the road, in metres (lateral, forward), for surveys.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
@@ -20,7 +21,7 @@ from crackseg.geometry.camera import CameraProfile
 from crackseg.geometry.ground import GroundView
 from crackseg.inference.prediction import CrackPrediction, masks_to_xyxy
 from crackseg.inference.segmenter import InferenceSettings, Segmenter
-from crackseg.measurement.measure import MeasurementSettings, measure_prediction
+from crackseg.measurement.measure import ImageMeasurement, MeasurementSettings, measure_prediction
 from crackseg.pipeline.results import Inspection, StreetResult
 
 VIEWS = ("top-down", "street")
@@ -110,3 +111,43 @@ def _to_frame(top_prediction: CrackPrediction, view: GroundView) -> CrackPredict
     ids = np.arange(1, len(top_prediction) + 1, dtype=np.uint16)
     masks = frame_labels[None] == ids[:, None, None]
     return CrackPrediction(masks=masks, xyxy=masks_to_xyxy(masks), confidence=top_prediction.confidence.copy())
+
+
+class StreetSegmenter:
+    """A segmenter seen through a camera profile, for evaluations that call ``predict(rgb, settings)``.
+
+    ``predict`` runs the model on the frame's top view and returns the instances warped back onto the
+    frame and cut to the region, exactly as ``inspect_street_frame`` marks them; ``info`` records the
+    view and the profile beside the model.
+    """
+
+    def __init__(self, segmenter: Segmenter, profile: CameraProfile) -> None:
+        self.segmenter = segmenter
+        self.profile = profile
+        self.views = StreetViews(profile)
+
+    def predict(self, rgb: np.ndarray, settings: InferenceSettings | None = None) -> CrackPrediction:
+        """Frame-space crack instances of a street frame."""
+        view = self.views.for_frame(rgb)
+        raw = self.segmenter.predict(view.to_top(rgb), settings or InferenceSettings())
+        return _to_frame(_inside(raw, view.top_visible_mask()), view)
+
+    def info(self) -> dict[str, object]:
+        """The model's record with the view and camera profile."""
+        return {**self.segmenter.info(), "view": "street", "camera_profile": self.profile.to_dict()}
+
+
+def street_predict(
+    segmenter: Segmenter,
+    profile: CameraProfile,
+    settings: InferenceSettings | None = None,
+    measurement_settings: MeasurementSettings | None = None,
+) -> Callable[[np.ndarray], tuple[CrackPrediction, ImageMeasurement]]:
+    """``rgb -> (frame prediction, mm measurement)`` through the street view (for box evaluations)."""
+    views = StreetViews(profile)
+
+    def predict(rgb: np.ndarray) -> tuple[CrackPrediction, ImageMeasurement]:
+        inspection = inspect_street_frame(segmenter, rgb, "", views.for_frame(rgb), settings, measurement_settings)
+        return inspection.prediction, inspection.measurement
+
+    return predict
