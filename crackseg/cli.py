@@ -331,6 +331,7 @@ def _progress_bar(unit: str) -> Iterator[Callable[[int, int, str], None]]:
 def command_predict(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from crackseg.inference.model_loading import default_model_path
     from crackseg.inference.segmenter import Segmenter
     from crackseg.io.inputs import count_inputs, expand_paths
     from crackseg.measurement.measure import MeasurementSettings
@@ -350,7 +351,7 @@ def command_predict(args: argparse.Namespace) -> int:
 
         check_reachable(args.address)  # one line at once, before the model is loaded
     with _library_output_to_stderr():
-        segmenter = Segmenter(backend=args.backend)
+        segmenter = Segmenter(default_model_path(args.view), backend=args.backend)
         record = settings_record(segmenter, settings, measurement_settings, camera)
         record["outputs"] = {"reports": with_reports, "overlay": "jpeg", "per_image_files": not args.tables_only}
         options = BatchOptions(with_reports, args.format, per_image_files=not args.tables_only)
@@ -422,6 +423,7 @@ def command_evaluate(args: argparse.Namespace) -> int:
     from crackseg.datasets.labelled import mask_folder_items, with_regions
     from crackseg.datasets.survey_vehicle import survey_items
     from crackseg.evaluation.run import evaluate, evaluate_yolo_split
+    from crackseg.inference.model_loading import default_model_path
     from crackseg.inference.segmenter import Segmenter
 
     settings = _inference_settings(args)
@@ -439,7 +441,7 @@ def command_evaluate(args: argparse.Namespace) -> int:
             "--view street evaluates frames (--survey-frames, --images/--masks, --box-data), not a data.yaml"
         )
     with _library_output_to_stderr(), _progress_bar("image") as progress:
-        segmenter = Segmenter(backend=args.backend)
+        segmenter = Segmenter(default_model_path(args.view), backend=args.backend)
         if camera is not None:
             from crackseg.pipeline.street import StreetSegmenter
 
@@ -485,6 +487,7 @@ def _evaluate_boxes(args: argparse.Namespace, settings: Any) -> int:
     """``evaluate --box-data DIR`` or ``--images DIR --boxes DIR``: box recall, in-box share, type agreement."""
     from crackseg.datasets.box_labels import box_dataset_folders, box_label_items
     from crackseg.evaluation.boxes import evaluate_boxes, top_down_predict
+    from crackseg.inference.model_loading import default_model_path
     from crackseg.inference.segmenter import Segmenter
 
     pair, alone = args.images is not None and args.boxes is not None, args.box_data is not None and args.boxes is None
@@ -493,7 +496,7 @@ def _evaluate_boxes(args: argparse.Namespace, settings: Any) -> int:
     images, labels = box_dataset_folders(args.box_data) if args.box_data else (args.images, args.boxes)
     items = box_label_items(images, labels, args.box_format)
     with _library_output_to_stderr(), _progress_bar("image") as progress:
-        segmenter = Segmenter(backend=args.backend)
+        segmenter = Segmenter(default_model_path(args.view), backend=args.backend)
         camera = _camera_profile(args) if args.view == "street" else None
         record = {"view": args.view, "model": segmenter.info(), "inference": settings.to_dict()}
         record |= {"labels": str(labels), "box_format": items[0].box_format}
@@ -624,6 +627,7 @@ def command_quantize(args: argparse.Namespace) -> int:
 
 def command_survey(args: argparse.Namespace) -> int:
     from crackseg.geometry.camera import DEFAULT_PROFILE, load_profile
+    from crackseg.inference.model_loading import default_model_path
     from crackseg.inference.segmenter import Segmenter
     from crackseg.measurement.measure import MeasurementSettings
     from crackseg.survey.rating import RatingScheme
@@ -642,7 +646,7 @@ def command_survey(args: argparse.Namespace) -> int:
     )
     measurement = MeasurementSettings(severity_thresholds_mm=tuple(args.severity_mm))
     with _library_output_to_stderr(), _progress_bar("frame") as progress:
-        segmenter = Segmenter(backend=args.backend)
+        segmenter = Segmenter(default_model_path("street"), backend=args.backend)
         result = run_survey(
             args.paths,
             segmenter,

@@ -13,6 +13,9 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 MODEL_DIR = PROJECT_ROOT / "model"
 SHIPPED_MODEL = MODEL_DIR / "best.pt"
 MODEL_CARD = MODEL_DIR / "card.json"
+STREET_MODEL_DIR = MODEL_DIR / "street"  # the street view's own model, when one has passed its gate
+STREET_MODEL = STREET_MODEL_DIR / "best.pt"
+STREET_MODEL_CARD = STREET_MODEL_DIR / "card.json"
 SAMPLES_DIR = PROJECT_ROOT / "samples"
 USER_CACHE_ENV_VAR = "XDG_CACHE_HOME"
 

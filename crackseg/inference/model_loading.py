@@ -15,17 +15,29 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from crackseg.core.errors import ModelLoadError
-from crackseg.core.locations import MODEL_CARD, SHIPPED_MODEL
+from crackseg.core.locations import MODEL_CARD, SHIPPED_MODEL, STREET_MODEL, STREET_MODEL_CARD
 from crackseg.core.offline import enforce_offline
 
 if TYPE_CHECKING:
     from ultralytics import YOLO
 
 MODEL_ENV_VAR = "CRACKSEG_MODEL"
+STREET_MODEL_ENV_VAR = "CRACKSEG_STREET_MODEL"
 
 
-def default_model_path() -> Path:
-    """The operator's model: ``$CRACKSEG_MODEL`` if set, else the shipped ``model/best.pt``."""
+def default_model_path(view: str = "top-down") -> Path:
+    """The operator's model for a view.
+
+    Top-down: ``$CRACKSEG_MODEL`` if set, else the shipped ``model/best.pt``. Street:
+    ``$CRACKSEG_STREET_MODEL`` if set, else the shipped street model ``model/street/best.pt``
+    when one has passed its gate, else the top-down model.
+    """
+    if view == "street":
+        configured = os.environ.get(STREET_MODEL_ENV_VAR, "").strip()
+        if configured:
+            return Path(configured).expanduser().resolve()
+        if STREET_MODEL.is_file():
+            return STREET_MODEL
     configured = os.environ.get(MODEL_ENV_VAR, "").strip()
     return Path(configured).expanduser().resolve() if configured else SHIPPED_MODEL
 
@@ -40,11 +52,13 @@ def file_sha256(path: Path) -> str:
 
 
 def expected_sha256(weights: Path) -> str | None:
-    """The SHA-256 the model card records for ``weights``, if it is the shipped model."""
-    if weights.resolve() != SHIPPED_MODEL.resolve() or not MODEL_CARD.is_file():
+    """The SHA-256 the model card records for ``weights``, if it is a shipped model (top-down or street)."""
+    cards = {SHIPPED_MODEL.resolve(): MODEL_CARD, STREET_MODEL.resolve(): STREET_MODEL_CARD}
+    card_path = cards.get(weights.resolve())
+    if card_path is None or not card_path.is_file():
         return None
     try:
-        card = json.loads(MODEL_CARD.read_text(encoding="utf-8"))
+        card = json.loads(card_path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     value = card.get("weights", {}).get("sha256")
