@@ -144,7 +144,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_inference_arguments(parser: argparse.ArgumentParser, preprocessors: Any) -> None:
-    parser.add_argument("--conf", type=float, default=0.25, help="confidence threshold")
+    parser.add_argument(
+        "--conf",
+        type=float,
+        default=None,
+        help="confidence threshold (default: the view's, from the model card: 0.25 top-down, street chosen on val)",
+    )
     parser.add_argument("--iou", type=float, default=0.7, help="NMS IoU threshold")
     parser.add_argument("--imgsz", type=int, default=416, help="model input size (px)")
     parser.add_argument("--preprocess", choices=list(preprocessors), default="none")
@@ -272,11 +277,14 @@ def command_camera(args: argparse.Namespace) -> int:
 
 
 def _inference_settings(args: argparse.Namespace) -> Any:
+    from crackseg.inference.model_loading import view_conf
     from crackseg.inference.preprocessing import PreprocessSpec
     from crackseg.inference.segmenter import InferenceSettings
 
+    view = "street" if args.command == "survey" else getattr(args, "view", "top-down")
+    conf = args.conf if args.conf is not None else view_conf(view)
     return InferenceSettings(
-        conf=args.conf,
+        conf=conf,
         iou=args.iou,
         imgsz=args.imgsz,
         preprocess=PreprocessSpec(args.preprocess),

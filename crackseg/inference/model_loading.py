@@ -42,6 +42,27 @@ def default_model_path(view: str = "top-down") -> Path:
     return Path(configured).expanduser().resolve() if configured else SHIPPED_MODEL
 
 
+TOP_DOWN_CONF = 0.25  # the product's default since stage 1, chosen on crack-seg valid
+
+
+def view_conf(view: str) -> float:
+    """The default confidence threshold of a view, as the card of the view's model records it.
+
+    The street view's is chosen on the survey-vehicle val frames (its card's ``views.street.conf``);
+    the top-down view's is 0.25. A model without a card entry for the view gets 0.25.
+    """
+    if view != "street":
+        return TOP_DOWN_CONF
+    weights = default_model_path("street")
+    card_path = {SHIPPED_MODEL.resolve(): MODEL_CARD, STREET_MODEL.resolve(): STREET_MODEL_CARD}.get(weights.resolve())
+    try:
+        card = json.loads(card_path.read_text(encoding="utf-8")) if card_path is not None else {}
+        conf = float(card["views"]["street"]["conf"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return TOP_DOWN_CONF
+    return conf if 0.0 < conf < 1.0 else TOP_DOWN_CONF
+
+
 def file_sha256(path: Path) -> str:
     """Hex SHA-256 of a file, read in chunks (weights are megabytes)."""
     digest = hashlib.sha256()

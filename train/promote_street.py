@@ -1,0 +1,150 @@
+"""The street view's model: gate a candidate on the survey-vehicle val frames through the street pipeline.
+
+Close-ups and vehicle frames pull one small model two ways (the three-domain runs lose
+crack-seg mask mAP50 while they learn the survey frames; see the model issue's note), so
+the street view has its own model in ``model/street/`` with its own card, gate and INT8
+model, chosen by the view setting. The gate: the candidate's 32-px cell F1 inside the
+lane on the survey-vehicle **val** frames, inspected exactly as the product does
+(``--view street`` with the vehicle's camera profile: warped to the bird's-eye view,
+predicted there, warped back and cut to the region), at the conf that scores best on
+val, must beat the incumbent street model's (the top-down model while there is none)
+by more than ``--min-gain``. The test split is evaluated at that conf and reported,
+never used to choose. A promotion strips the optimizer, writes the card (weights
+SHA-256, source, profile, view conf, val and test scores, date) and rebuilds the INT8
+model on the street data (gated within 0.01 mask mAP50 of FP32).
+
+    python train/promote_street.py /work/runs/street-s1/weights/best.pt \\
+        --survey-root /work/data/biankatpas --data /work/data/street/data.yaml --promote
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as `python train/x.py`
+
+from crackseg.core.errors import CrackSegError  # noqa: E402
+from crackseg.core.json_values import dumps  # noqa: E402
+from crackseg.core.locations import PROJECT_ROOT, STREET_MODEL, STREET_MODEL_CARD  # noqa: E402
+from crackseg.datasets.survey_vehicle import survey_items  # noqa: E402
+from crackseg.evaluation.run import evaluate  # noqa: E402
+from crackseg.geometry.camera import CameraProfile, load_profile  # noqa: E402
+from crackseg.inference.model_loading import default_model_path, file_sha256  # noqa: E402
+from crackseg.inference.segmenter import InferenceSettings, Segmenter  # noqa: E402
+from crackseg.pipeline.street import StreetSegmenter  # noqa: E402
+from crackseg.training.model_card import save_card  # noqa: E402
+
+DEFAULT_PROFILE_PATH = PROJECT_ROOT / "profiles" / "survey-vehicle-br.json"
+MIN_GAIN = 0.01
+
+
+def street_scores(
+    weights: Path, profile: CameraProfile, survey_root: Path, split: str, conf: float | None, backend: str
+) -> dict[str, Any]:
+    """Lane cell F1 (32 px) of ``weights`` through the street pipeline on one split.
+
+    With ``conf`` None (val) the conf is chosen here, as the one with the best lane cell F1;
+    otherwise the sweep's value at ``conf`` is reported (test).
+    """
+    segmenter = StreetSegmenter(Segmenter(weights, backend=backend), profile)
+    report = evaluate(
+        segmenter,
+        survey_items(survey_root, split),
+        InferenceSettings(conf=0.25 if conf is None else conf),
+        source=f"{survey_root}:{split}",
+        progress=lambda done, total, name: print(f"  {split} {done}/{total}", end="\r", flush=True),
+    )
+    sweep = report.cell_sweep
+    thresholds = [round(float(t), 4) for t in sweep["thresholds"]]
+    chosen = float(sweep["best_threshold"]) if conf is None else conf
+    index = min(range(len(thresholds)), key=lambda i: abs(thresholds[i] - chosen))
+    return {
+        "split": split,
+        "frames": report.images,
+        "conf": round(chosen, 4),
+        "lane_cell_f1": round(float(sweep["f1"][index]), 4),
+        "lane_cell_precision": round(float(sweep["precision"][index]), 4),
+        "lane_cell_recall": round(float(sweep["recall"][index]), 4),
+        "lane_cell_f1_at_0_25": round(float(report.region_cells.get("f1", float("nan"))), 4) if conf is None else None,
+        "frame_cell_f1_at_conf": round(float(report.cells.get("f1", float("nan"))), 4),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("candidate", type=Path, help="candidate weights (.pt)")
+    parser.add_argument("--survey-root", type=Path, required=True, help="the survey-vehicle dataset folder")
+    parser.add_argument("--profile", type=Path, default=DEFAULT_PROFILE_PATH, help="the vehicle's camera profile")
+    parser.add_argument("--data", type=Path, default=None, help="street data.yaml for the INT8 build and gate")
+    parser.add_argument("--backend", default="torch")
+    parser.add_argument("--min-gain", type=float, default=MIN_GAIN, help="val lane cell F1 gain needed")
+    parser.add_argument("--promote", action="store_true", help="install the candidate when it passes")
+    parser.add_argument("--run", default="", help="the training run's name, for the card")
+    parser.add_argument("--out", type=Path, default=None, help="write the scores here (JSON)")
+    args = parser.parse_args(argv)
+    try:
+        profile = load_profile(args.profile)
+        incumbent = default_model_path("street")
+        scores: dict[str, Any] = {
+            "profile": profile.name,
+            "incumbent": str(incumbent),
+            "candidate": str(args.candidate),
+        }
+        for role, weights in (("incumbent", incumbent), ("candidate", args.candidate)):
+            print(f"{role}: {weights}")
+            val = street_scores(weights, profile, args.survey_root, "val", None, args.backend)
+            test = street_scores(weights, profile, args.survey_root, "test", val["conf"], args.backend)
+            scores[role + "_scores"] = {"val": val, "test": test}
+            print(
+                f"  val lane cell F1 {val['lane_cell_f1']:.4f} at conf {val['conf']}; test {test['lane_cell_f1']:.4f}"
+            )
+        gain = scores["candidate_scores"]["val"]["lane_cell_f1"] - scores["incumbent_scores"]["val"]["lane_cell_f1"]
+        passed = gain > args.min_gain
+        scores["gate"] = {"val_lane_cell_f1_gain": round(gain, 4), "min_gain": args.min_gain, "passed": passed}
+        print(f"gate: val lane cell F1 gain {gain:+.4f} (needs > {args.min_gain}): {'PASSED' if passed else 'refused'}")
+        if args.out is not None:
+            args.out.write_text(dumps(scores), encoding="utf-8")
+        if passed and args.promote:
+            install_street_model(args.candidate, scores, profile, args.run)
+            if args.data is not None:
+                from train.promotion import refresh_int8_after_promotion
+
+                print(refresh_int8_after_promotion(STREET_MODEL, args.data, 416, STREET_MODEL_CARD))
+    except CrackSegError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def install_street_model(candidate: Path, scores: dict[str, Any], profile: CameraProfile, run: str) -> None:
+    """Copy the candidate into ``model/street/`` (optimizer stripped) and write its card."""
+    from ultralytics.utils.torch_utils import strip_optimizer
+
+    STREET_MODEL.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(candidate, STREET_MODEL)
+    strip_optimizer(str(STREET_MODEL))
+    candidate_scores = scores["candidate_scores"]
+    card = {
+        "model": "YOLOv8n-seg, the street view's model (chosen by --view street)",
+        "weights": {"path": "model/street/best.pt", "sha256": file_sha256(STREET_MODEL), "source": str(candidate)},
+        "run": run,
+        "promoted_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "gate": scores["gate"] | {"metric": "survey-vehicle val, 32-px cell F1 inside the lane, street pipeline"},
+        "camera_profile": profile.to_dict(),
+        "views": {"street": {"conf": candidate_scores["val"]["conf"], "chosen_on": "survey-vehicle val frames"}},
+        "domains": {"survey_vehicle": candidate_scores},
+        "incumbent": {"weights": scores["incumbent"], "scores": scores["incumbent_scores"]},
+        "data": "survey-vehicle frames (github:biankatpas/Cracks-and-Potholes-in-Road-Images-Dataset, MIT), "
+        "train split as 640-px crops with dashed labels closed (train/build_dataset.py)",
+    }
+    save_card(card, STREET_MODEL_CARD)
+    print(f"promoted -> {STREET_MODEL}")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
