@@ -246,3 +246,73 @@ def _measurement_settings():  # noqa: ANN202
     from crackseg.measurement.measure import MeasurementSettings
 
     return MeasurementSettings()
+
+
+# --- lane calibration ---------------------------------------------------------------------------------------------
+
+
+def test_lane_masks_calibrate_the_camera_they_were_rendered_with() -> None:
+    from crackseg.geometry.lane_calibration import fit_lane, profile_from_lane
+
+    camera = CameraProfile(name="truth", image_wh=(1024, 640), height_m=2.4, pitch_deg=25.0, hfov_deg=60.0)
+    view = GroundView.for_frame(camera, (1024, 640))
+    lane = np.array([[-1.8, 2.6], [1.8, 2.6], [1.8, 60.0], [-1.8, 60.0]])
+    mask = np.zeros((640, 1024), np.uint8)
+    cv2.fillPoly(mask, [np.round(view.to_image(lane)).astype(np.int32)], 1)
+    fit = fit_lane(mask.astype(bool))
+    assert fit.horizon_row == pytest.approx(view.horizon_row(), abs=3.0)
+    profile = profile_from_lane(fit, name="fitted", lane_width_m=3.6, hfov_deg=60.0, near_row=600, far_row=60)
+    fitted = GroundView.for_frame(profile, (1024, 640))
+    # with the right field of view, road points come back where they are (within 2 % of the distance)
+    for point in ([0.0, 4.0], [1.0, 8.0], [-1.2, 12.0]):
+        pixel = view.to_image(np.array([point]))
+        assert np.allclose(fitted.to_ground(pixel)[0], point, atol=0.02 * point[1])
+
+
+def test_lane_calibration_refuses_a_mask_without_a_lane() -> None:
+    from crackseg.geometry.lane_calibration import fit_lane
+
+    with pytest.raises(CameraProfileError, match="lane"):
+        fit_lane(np.zeros((640, 1024), bool))
+
+
+# --- the command line ---------------------------------------------------------------------------------------------
+
+
+def test_cli_street_predict_writes_top_views_and_records_the_profile(tmp_path: Path) -> None:
+    from crackseg.cli import main
+
+    frame, _ = _drawn_road()
+    images = tmp_path / "frames"
+    images.mkdir()
+    cv2.imwrite(str(images / "road.jpg"), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+    profile = save_profile(CAMERA, tmp_path / "camera.json")
+    out = tmp_path / "out"
+    args = ["predict", str(images), "--out", str(out), "--view", "street", "--camera", str(profile)]
+    assert main([*args, "--backend", "torch", "--conf", "0.1"]) == 0
+    table = pd.read_csv(out / "images.csv")
+    assert table.loc[0, "view"] == "street" and table.loc[0, "camera_profile"] == "test-camera"
+    assert table.loc[0, "mm_per_px"] == CAMERA.mm_per_px
+    top = cv2.imread(str(out / "top_views" / "road.jpg"))
+    view = GroundView.for_frame(CAMERA, CAMERA.image_wh)
+    assert top.shape[:2] == (view.top_wh[1], view.top_wh[0])
+    mask = cv2.imread(str(out / "masks" / "road.png"), cv2.IMREAD_GRAYSCALE)
+    assert mask.shape == frame.shape[:2] and not (mask[~view.region_mask()] > 0).any()
+
+
+def test_cli_camera_prints_the_resolution_table_and_refuses_bad_profiles(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from crackseg.cli import main
+
+    saved = tmp_path / "phone.json"
+    assert main(["camera", "--camera-height", "1.4", "--hfov", "65", "--save", str(saved)]) == 0
+    printed = capsys.readouterr().out
+    assert "across_mm_per_px" in printed and load_profile(saved).height_m == 1.4
+    assert main(["camera", "--camera-height", "1.4", "--hfov", "200"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert "hfov_deg" in error and len(error.splitlines()) == 1
+    assert (
+        main(["predict", str(tmp_path), "--out", str(tmp_path / "o"), "--view", "street", "--camera-height", "0"]) == 2
+    )
+    assert "height_m" in capsys.readouterr().err
