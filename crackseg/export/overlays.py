@@ -143,3 +143,16 @@ def downscale_to_fit(rgb: np.ndarray, max_side_px: int) -> np.ndarray:
         return rgb
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+
+
+REGION_COLOR_RGB = (0, 114, 178)  # blue: the street view's inspected road region
+
+
+def draw_region_outline(rgb: np.ndarray, corners_px: np.ndarray) -> np.ndarray:
+    """A copy of ``rgb`` with the street view's road region (four frame points) outlined, so users see what
+    was inspected and that nothing outside it is reported."""
+    check_rgb(rgb)
+    out = rgb.copy()
+    points = np.round(np.asarray(corners_px, dtype=np.float64) * 16).astype(np.int32).reshape(-1, 1, 2)
+    cv2.polylines(out, [points], True, REGION_COLOR_RGB, _line_thickness(rgb.shape), cv2.LINE_AA, shift=4)
+    return out

@@ -19,7 +19,7 @@ import pandas as pd
 from crackseg.core.errors import CrackSegError
 from crackseg.core.json_values import dumps
 from crackseg.export.encoding import mask_to_png_bytes, overlay_jpeg_bytes
-from crackseg.export.overlays import draw_overlay
+from crackseg.export.overlays import draw_overlay, draw_region_outline
 from crackseg.export.report_html import inspection_report_html
 from crackseg.export.tables import (
     cracks_table,
@@ -179,6 +179,8 @@ def inspection_files(
     """
     stem = stem or output_stem(inspection.name)
     overlay = draw_overlay(inspection.rgb, inspection.prediction)
+    if inspection.street is not None:
+        overlay = draw_region_outline(overlay, inspection.street.view.region_corners_px())
     settings_used = {**record["inference"], **record["measurement"]}
     if inspection.street is not None:
         settings_used |= {"view": "street", "ground_view": inspection.street.view.to_dict()}
