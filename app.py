@@ -21,6 +21,7 @@ st.set_page_config(page_title="CrackSeg", page_icon=":material/road:", layout="w
 PAGES = [
     st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True),
     st.Page("app_pages/segment.py", title="Segment", icon=":material/image_search:"),
+    st.Page("app_pages/survey.py", title="Survey", icon=":material/route:"),
     st.Page("app_pages/preprocessing.py", title="Preprocessing", icon=":material/tune:"),
     st.Page("app_pages/training.py", title="Training curves", icon=":material/show_chart:"),
     st.Page("app_pages/evaluation.py", title="Evaluation", icon=":material/fact_check:"),

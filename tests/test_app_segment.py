@@ -157,3 +157,88 @@ def test_per_image_downloads_are_offered():
     at.run()
     labels = [button.label for button in at.get("download_button")]
     assert labels == ["Overlay (JPEG)", "Mask (PNG)", "Cracks (CSV)", "Measurements (JSON)", "Report (HTML)"]
+
+
+# --------------------------------------------------------------------------- street view
+
+
+def street_frame_png(samples_dir: Path) -> bytes:
+    """A 1024x640 frame of the survey vehicle's camera looking at a road paved with the cracked sample photo.
+
+    The sample (a top-down close-up) is laid on the road region, so the street pipeline's top view gives
+    the model back a photo like those it was trained on.
+    """
+    import cv2
+    import numpy as np
+    from synthetic_road import RoadTexture, render_frame
+
+    from crackseg.geometry.camera import load_profile
+    from crackseg.geometry.ground import GroundView
+
+    profile = load_profile(SHIPPED_PROFILE)
+    view = GroundView.for_frame(profile, profile.image_wh)
+    (left, right), (near, far) = view.region.lateral_m, view.region.forward_m
+    tile = cv2.cvtColor(cv2.imread(str(samples_dir / CRACKED)), cv2.COLOR_BGR2RGB)
+    mm_per_px = (right - left) * 1000 / tile.shape[1]
+    repeats = int(np.ceil((far - near) * 1000 / mm_per_px / tile.shape[0]))
+    rgb = np.concatenate([tile] * repeats, axis=0)
+    texture = RoadTexture(rgb, mm_per_px, (left, right), (far - rgb.shape[0] * mm_per_px / 1000, far))
+    frame = render_frame(texture, view)
+    ok, encoded = cv2.imencode(".png", cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+    assert ok
+    return encoded.tobytes()
+
+
+SHIPPED_PROFILE = Path(__file__).resolve().parents[1] / "profiles" / "survey-vehicle-br.json"
+
+
+def image_captions(at: AppTest) -> list[str]:
+    return [image.caption for element in at.get("image") for image in element.proto.imgs]
+
+
+def street_page(frame: bytes) -> AppTest:
+    at = page()
+    at.session_state["segment_view"] = "street"
+    at.run()
+    at.file_uploader(key="segment_uploads").set_value(("dashcam.png", frame, "image/png"))
+    at.run()
+    return at
+
+
+def test_street_view_previews_the_region_and_locates_cracks_on_the_road(samples_dir):
+    at = street_page(street_frame_png(samples_dir))
+    assert_clean(at)
+    assert at.slider(key="segment_street_conf").value == 0.05, "the street default comes from the model card"
+    at.selectbox(key="segment_camera_shipped").select("survey-vehicle-br").run()
+    assert_clean(at)
+    captions = image_captions(at)
+    assert "Region on the frame (1024x640)" in captions, "the shipped profile is for this frame size: no rescaling"
+    assert "Top view (380x1463 px at 10 mm/px)" in captions
+    table = crack_table(at)
+    assert len(table) >= 1
+    assert {"lateral_m", "forward_m", "length_mm", "max_width_mm"} <= set(table.columns)
+    assert table["lateral_m"].between(-1.9, 1.9).all()
+    assert table["forward_m"].between(2.4, 17.1).all()
+    resolution = next(frame.value for frame in at.dataframe if "across_mm_per_px" in frame.value.columns)
+    assert (resolution["along_mm_per_px"] > 0).all()
+    labels = [button.label for button in at.get("download_button")]
+    assert "Top view (JPEG)" in labels
+
+
+def test_street_view_with_four_points_and_a_bad_uploaded_profile(samples_dir):
+    at = street_page(street_frame_png(samples_dir))
+    at.radio(key="segment_camera_source").set_value("points").run()
+    assert_clean(at)
+    assert at.number_input(key="segment_pt0_phone-dashcam-default_1024x640_x").value != 0
+    assert any(caption.startswith("Region on the frame (1024x640)") for caption in image_captions(at))
+
+    at.radio(key="segment_camera_source").set_value("upload").run()
+    at.file_uploader(key="segment_camera_upload").set_value(("cam.json", b'{"name": "x", "height_m": 0}', "a/json"))
+    at.run()
+    assert not at.exception
+    assert len(at.error) == 1 and at.error[0].value.startswith("cam.json:"), [e.value for e in at.error]
+    assert not at.dataframe, "nothing is inspected with a broken profile"
+
+    at.file_uploader(key="segment_camera_upload").set_value(("cam.json", b"{not json", "application/json")).run()
+    assert not at.exception
+    assert "not valid JSON" in at.error[0].value

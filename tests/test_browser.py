@@ -116,3 +116,46 @@ def test_segment_page_uploads_an_image_and_shows_measured_cracks(app_url, tmp_pa
             )
         finally:
             browser.close()
+
+
+def test_survey_page_uploads_a_video_and_its_track_and_draws_the_map(app_url, tmp_path):
+    """The Survey page in the browser: a 2 s synthetic drive and its GPX uploaded, surveyed, mapped."""
+    from playwright.sync_api import sync_playwright
+    from survey_drive import write_drive
+
+    video, gpx = write_drive(tmp_path, length_m=20.0)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1800})
+            page.goto(f"{app_url}/survey")
+            page.get_by_role("heading", name="Survey a drive").wait_for(timeout=60_000)
+            inputs = page.locator('[data-testid="stMain"] input[type="file"]')
+            inputs.nth(1).wait_for(state="attached", timeout=60_000)
+            started = time.monotonic()
+            inputs.nth(0).set_input_files(str(video))
+            inputs.nth(1).set_input_files(str(gpx))
+            main = page.locator('[data-testid="stMain"]')
+            run_button = main.get_by_role("button", name="Run survey")
+            run_button.wait_for(state="visible", timeout=30_000)
+            page.wait_for_function(
+                "() => [...document.querySelectorAll('button')].some("
+                "b => b.innerText.includes('Run survey') && !b.disabled)",
+                timeout=60_000,
+            )
+            run_button.click()
+            chart = main.locator('[data-testid="stPlotlyChart"]').first
+            chart.wait_for(state="visible", timeout=RESULT_TIMEOUT_MS)
+            main.locator(".js-plotly-plot .scatterlayer .trace").first.wait_for(state="attached", timeout=30_000)
+            main.get_by_text("No basemap: nothing is fetched from the internet.").wait_for(timeout=30_000)
+            elapsed = time.monotonic() - started
+            main.locator('[data-testid="stDataFrame"]').first.wait_for(state="visible", timeout=30_000)
+            assert_no_error_shown(page)
+            assert main.locator('[data-testid="stAlertContentError"]').count() == 0
+            page.wait_for_timeout(800)  # let the charts and frames finish painting
+            screenshot = tmp_path / "survey-page.png"
+            page.screenshot(path=str(screenshot), full_page=True)
+            assert screenshot.stat().st_size > 10_000
+            print(f"\nSurvey page, 2 s drive + GPX, upload -> map: {elapsed:.1f} s; screenshot {screenshot}")
+        finally:
+            browser.close()

@@ -71,20 +71,39 @@ def parameter_widgets(prefix: str, method: str, where: Any) -> dict[str, Any]:
     return values
 
 
-def model_controls(prefix: str, container: Any = None) -> InferenceSettings:
-    """Confidence, NMS IoU and model input size; preprocessing and tiling stay at their defaults."""
+def model_controls(
+    prefix: str, container: Any = None, *, view: str = "top-down", conf: float = 0.25
+) -> InferenceSettings:
+    """Confidence, NMS IoU and model input size; preprocessing and tiling stay at their defaults.
+
+    The street view keeps its own confidence (key ``<prefix>_street_conf``, default ``conf``, e.g. the model
+    card's), so switching views never carries one view's threshold over to the other.
+    """
     where = container or st.sidebar
-    conf = where.slider("Confidence threshold", 0.05, 0.95, 0.25, 0.05, key=f"{prefix}_conf")
+    if view == "top-down":
+        conf = where.slider("Confidence threshold", 0.05, 0.95, float(conf), 0.05, key=f"{prefix}_conf")
+    else:
+        conf = where.slider(
+            "Confidence threshold",
+            0.01,
+            0.95,
+            min(max(round(float(conf), 2), 0.01), 0.95),
+            0.01,
+            key=f"{prefix}_{view}_conf",
+            help="The street view's default is the model card's (chosen on survey-vehicle frames).",
+        )
     iou = where.slider("NMS IoU", 0.1, 0.95, 0.7, 0.05, key=f"{prefix}_iou")
     imgsz = where.select_slider("Model input size (px)", IMGSZ_CHOICES, value=416, key=f"{prefix}_imgsz")
     return InferenceSettings(conf=float(conf), iou=float(iou), imgsz=int(imgsz))
 
 
-def inference_controls(prefix: str, container: Any = None) -> InferenceSettings:
-    """Confidence, NMS IoU, image size, preprocessing and tiling."""
+def inference_controls(
+    prefix: str, container: Any = None, *, view: str = "top-down", conf: float = 0.25
+) -> InferenceSettings:
+    """Confidence (per view, default ``conf``), NMS IoU, image size, preprocessing and tiling."""
     where = container or st.sidebar
     where.subheader("Model")
-    model = model_controls(prefix, where)
+    model = model_controls(prefix, where, view=view, conf=conf)
     preprocess = preprocess_controls(prefix, where)
     tile = where.radio(
         "Tiling",
@@ -97,11 +116,16 @@ def inference_controls(prefix: str, container: Any = None) -> InferenceSettings:
     return dataclasses.replace(model, preprocess=preprocess, tile=tile, tile_size=int(tile_size))
 
 
-def measurement_controls(prefix: str, container: Any = None) -> MeasurementSettings:
-    """Calibration and severity thresholds (ASTM D6433 defaults)."""
+def measurement_controls(prefix: str, container: Any = None, *, calibration: bool = True) -> MeasurementSettings:
+    """Calibration (unless ``calibration`` is off: the street view's scale comes from its camera profile) and
+    severity thresholds (ASTM D6433 defaults)."""
     where = container or st.sidebar
     where.subheader("Measurement")
-    calibrated = where.checkbox("Calibrated (mm per pixel known)", value=False, key=f"{prefix}_calibrated")
+    calibrated = calibration and where.checkbox(
+        "Calibrated (mm per pixel known)", value=False, key=f"{prefix}_calibrated"
+    )
+    if not calibration:
+        where.caption("Street view: millimetres come from the camera profile's top view.")
     mm_per_px = None
     if calibrated:
         mm_per_px = float(

@@ -1,4 +1,4 @@
-"""Rendering pieces of the Home and Segment pages: sample images, results, summaries, downloads.
+"""Rendering pieces of the Home and Segment pages: sample images, results (street: top views), summaries, downloads.
 
 Rendering only: every number shown comes from ``crackseg`` (measurement,
 reporting, inspection); this module decides how it is laid out. Widget keys
@@ -20,7 +20,8 @@ from crackseg.core.locations import PROJECT_ROOT
 from crackseg.export.archive import batch_zip_bytes
 from crackseg.export.overlays import CRACK_COLOR_RGB, downscale_to_fit, draw_overlay
 from crackseg.export.schema import CRACK_LABELS, IMAGE_LABELS
-from crackseg.export.tables import cracks_table, image_record, images_table
+from crackseg.export.tables import images_table
+from crackseg.geometry.ground import GroundView
 from crackseg.io.image_io import IMAGE_SUFFIXES
 from crackseg.measurement.measure import ImageMeasurement
 from crackseg.pipeline.inspection import Inspection, InspectionFailure, batch_files, inspection_files, output_stem
@@ -46,6 +47,18 @@ _FILE_KINDS = {
     "cracks": ("Cracks (CSV)", "_cracks.csv", "text/csv"),
     "json": ("Measurements (JSON)", ".json", "application/json"),
     "reports": ("Report (HTML)", "_report.html", "text/html"),
+}
+_STREET_FILE_KINDS = {
+    "top_views": ("Top view (JPEG)", "_top.jpg", "image/jpeg"),
+    "top_masks": ("Top mask (PNG)", "_top_mask.png", "image/png"),
+}
+# The street view's crack table adds each crack's place on the road; people read these labels.
+STREET_CRACK_LABELS = {**CRACK_LABELS, "lateral_m": "right of camera (m)", "forward_m": "ahead (m)"}
+RESOLUTION_LABELS = {
+    "forward_m": "ahead (m)",
+    "frame_row_px": "frame row (px)",
+    "across_mm_per_px": "across (mm/px)",
+    "along_mm_per_px": "along (mm/px)",
 }
 
 _log = logging.getLogger(__name__)
@@ -142,30 +155,56 @@ def column_labels(table: pd.DataFrame, labels: dict[str, str]) -> dict[str, str]
 
 
 def inspection_detail(inspection: Inspection, record: dict[str, Any]) -> None:
-    """Original and overlay side by side, the summary tiles, the per-crack table and the downloads."""
+    """Original and overlay side by side (street: and the top view), the summary tiles, the per-crack table
+    (street: with each crack's road position), the street view's resolution table and the downloads."""
     st.subheader(inspection.name)
     alpha, show_boxes, show_ids = overlay_controls()
     overlay = draw_overlay(inspection.rgb, inspection.prediction, alpha=alpha, show_boxes=show_boxes, show_ids=show_ids)
-    left, right = st.columns(2)
-    left.image(display_rgb(inspection.rgb), caption="Original", width="stretch")
-    right.image(display_rgb(overlay), caption="Detected cracks", width="stretch")
+    street = inspection.street
+    columns = st.columns(2) if street is None else st.columns([2, 2, 1])
+    columns[0].image(display_rgb(inspection.rgb), caption="Original", width="stretch")
+    columns[1].image(display_rgb(overlay), caption="Detected cracks", width="stretch")
+    if street is not None:
+        top = draw_overlay(street.top_rgb, street.top_prediction, alpha=alpha, show_boxes=False, show_ids=show_ids)
+        columns[2].image(display_rgb(top), caption=f"Top view ({street.view.mm_per_px:g} mm/px)", width="stretch")
+        if street.view.note:
+            st.caption(street.view.note)
     summary_metrics(inspection.measurement)
     if inspection.measurement.count:
         st.markdown(f"**Cracks** <span style='color:{CRACK_COLOR_HEX}'>■</span>", unsafe_allow_html=True)
-        table = display_columns(cracks_table(inspection.measurement), CRACK_LABELS)
+        table = display_columns(inspection.cracks_table(), STREET_CRACK_LABELS)
         st.dataframe(
-            table, hide_index=True, key="segment_cracks_table", column_config=column_labels(table, CRACK_LABELS)
+            table, hide_index=True, key="segment_cracks_table", column_config=column_labels(table, STREET_CRACK_LABELS)
         )
     else:
         st.success("No cracks detected in this image.")
+    if street is not None:
+        resolution_table(street.view)
     download_row(inspection, record)
 
 
+def resolution_table(view: GroundView) -> None:
+    """What ground size one frame pixel covers at each distance ahead (the camera's real resolution)."""
+    with st.expander("Ground resolution by distance (what the camera really resolves)"):
+        rows = pd.DataFrame(view.resolution_table(), columns=list(RESOLUTION_LABELS))
+        st.dataframe(
+            rows, hide_index=True, key="segment_resolution_table", column_config=column_labels(rows, RESOLUTION_LABELS)
+        )
+        region = view.region
+        st.caption(
+            f"Inspected region: {region.lateral_m[0]:g} to {region.lateral_m[1]:g} m across, "
+            f"{region.forward_m[0]:g} to {region.forward_m[1]:g} m ahead; top view at {view.mm_per_px:g} mm/px; "
+            f"horizon at row {view.horizon_row():.0f}."
+        )
+
+
 def download_row(inspection: Inspection, record: dict[str, Any]) -> None:
-    """Overlay, mask, CSV, JSON and HTML report of one image; each file is built only when clicked."""
+    """Overlay, mask, CSV, JSON and HTML report of one image (street: and its top view); each file is built
+    only when clicked."""
     stem = output_stem(inspection.name)
     st.caption("Downloads for this image (default overlay style)")
-    for column, (folder, (label, suffix, mime)) in zip(st.columns(len(_FILE_KINDS)), _FILE_KINDS.items(), strict=True):
+    kinds = _FILE_KINDS if inspection.street is None else {**_FILE_KINDS, **_STREET_FILE_KINDS}
+    for column, (folder, (label, suffix, mime)) in zip(st.columns(len(kinds)), kinds.items(), strict=True):
         column.download_button(
             label,
             data=_file_builder(inspection, record, folder),
@@ -208,9 +247,7 @@ def batch_zip_button(
 def batch_summary(inspections: Sequence[Inspection]) -> int:
     """The table across images (click a row to open it) and a picker; returns the index shown in detail."""
     st.subheader(f"Summary of {len(inspections)} images")
-    records = [
-        image_record(inspection.name, inspection.source_path, inspection.measurement) for inspection in inspections
-    ]
+    records = [inspection.image_record() for inspection in inspections]
     table = display_columns(images_table(records), IMAGE_LABELS)
     event = st.dataframe(
         table,
