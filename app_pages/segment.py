@@ -164,7 +164,7 @@ def main() -> None:
     if not items:
         st.info("Upload one or more images or a ZIP, or pick a sample image, to start.")
         return
-    segmenter = get_segmenter()
+    segmenter = get_segmenter(view="street" if street else "top-down")
     if segmenter is None:
         return
     inspections, failures = inspect_all(segmenter, items, settings, measurement_settings, camera)

@@ -139,7 +139,7 @@ def run(
     measurement: MeasurementSettings,
 ) -> view.SurveyOutcome | None:
     """Stream the uploads to a private folder, survey them with a progress bar, keep the results, delete the folder."""
-    segmenter = get_segmenter()
+    segmenter = get_segmenter(view="street")
     if segmenter is None:
         return None
     workdir = Path(tempfile.mkdtemp(prefix="crackseg-survey-"))

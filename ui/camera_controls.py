@@ -30,7 +30,7 @@ from crackseg.geometry.camera import (
     profile_from_dict,
 )
 from crackseg.geometry.ground import GroundView
-from crackseg.training.model_card import load_card
+from crackseg.inference.model_loading import view_conf
 
 PROFILES_DIR = PROJECT_ROOT / "profiles"
 SOURCES = {
@@ -41,7 +41,6 @@ SOURCES = {
 }
 VIEW_LABELS = {"top-down": "Top-down (close-up of the surface)", "street": "Street (camera on a vehicle)"}
 POINT_NAMES = ("near-left", "near-right", "far-right", "far-left")
-FALLBACK_STREET_CONF = 0.25
 REGION_COLOR_RGB = (0, 200, 255)
 HORIZON_COLOR_RGB = (255, 220, 0)
 
@@ -63,9 +62,8 @@ def shipped_profiles() -> dict[str, CameraProfile]:
 
 
 def street_conf_default() -> float:
-    """The street view's confidence threshold from the model card (``views.street.conf``), else 0.25."""
-    value = load_card().get("views", {}).get("street", {}).get("conf")
-    return float(value) if isinstance(value, (int, float)) and 0 < value < 1 else FALLBACK_STREET_CONF
+    """The street view's confidence threshold: its model's card ``views.street.conf`` (chosen on survey val)."""
+    return view_conf("street")
 
 
 def view_control(prefix: str, container: Any = None) -> str:

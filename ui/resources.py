@@ -31,10 +31,13 @@ def _load_segmenter(weights: str, modified_ns: int, backend: str) -> Segmenter:
     return Segmenter(weights, backend=backend)
 
 
-def get_segmenter(backend: str | None = None) -> Segmenter | None:
-    """The shared segmenter (``backend`` defaults to ``app_backend()``), or ``None`` after showing why not."""
+def get_segmenter(backend: str | None = None, view: str = "top-down") -> Segmenter | None:
+    """The shared segmenter of a view (``backend`` defaults to ``app_backend()``), or ``None`` after showing why not.
+
+    The street view uses the street model when one has passed its gate (``model/street/``), else the top-down one.
+    """
     backend = backend or app_backend()
-    weights = default_model_path()
+    weights = default_model_path(view)
     try:
         modified_ns = weights.stat().st_mtime_ns
     except OSError:
