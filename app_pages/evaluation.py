@@ -26,10 +26,13 @@ from crackseg.evaluation.run import (
     ultralytics_map,
     worst_images,
 )
+from crackseg.geometry.camera import CameraProfile
 from crackseg.inference.segmenter import InferenceSettings, Segmenter
 from crackseg.io.allowed_paths import DATA_DIRS_ENV_VAR
 from crackseg.metrics.boxes import DEFAULT_MIN_COVERAGE
+from crackseg.pipeline.street import street_predict
 from crackseg.training.model_card import STORED_EVALUATION_DIR, domain_table, load_card
+from ui.camera_controls import camera_profile_controls, view_control
 from ui.controls import labelled_data_controls, model_controls, preprocess_controls
 from ui.plots import confusion_figure, f1_confidence_figure, pr_curve_figure
 from ui.resources import get_segmenter
@@ -95,19 +98,27 @@ def _evaluate_boxes(
     min_coverage: float,
     model_sha: str,
     _segmenter: Segmenter,
+    camera: CameraProfile | None = None,
 ) -> BoxEvaluationReport:
-    """Evaluate box-labelled ``items`` top-down (keyed on the items, the settings and the model's SHA-256)."""
+    """Evaluate box-labelled ``items`` in a view (keyed on the items, the settings, the model's SHA-256 and
+    the camera profile: ``None`` is the top-down view)."""
     del model_sha  # cache key only
     bar = st.progress(0.0, text="Evaluating…")
 
     def progress(done: int, total: int, name: str) -> None:
         bar.progress(min(done / max(total, 1), 1.0), text=f"{done}/{total} images · {name}")
 
-    record = {"view": "top-down", "model": _segmenter.info(), "inference": settings.to_dict()}
+    record = {"view": "top-down" if camera is None else "street", "model": _segmenter.info()}
+    record["inference"] = settings.to_dict()
+    if camera is None:
+        predict = top_down_predict(_segmenter, settings)
+    else:
+        record["camera_profile"] = camera.to_dict()
+        predict = street_predict(_segmenter, camera, settings)
     source = str(items[0].image_path.parent) if items else ""
     report = evaluate_boxes(
         items,
-        top_down_predict(_segmenter, settings),
+        predict,
         min_coverage=min_coverage,
         source=source,
         settings=record,
@@ -117,7 +128,7 @@ def _evaluate_boxes(
     return report
 
 
-def _box_evaluation(segmenter: Segmenter) -> BoxEvaluationReport | None:
+def _box_evaluation(segmenter: Segmenter, camera: CameraProfile | None = None) -> BoxEvaluationReport | None:
     """Sidebar choices for box-labelled photos, the run button, and the last box result of this session."""
     with st.sidebar:
         st.subheader("Box-labelled photos")
@@ -146,7 +157,7 @@ def _box_evaluation(segmenter: Segmenter) -> BoxEvaluationReport | None:
     if st.button("Run box evaluation", key="eval_box_run", type="primary"):
         try:
             items = open_box_data(images_text, labels_text, box_format)
-            report = _evaluate_boxes(items, settings, float(min_coverage), segmenter.sha256, segmenter)
+            report = _evaluate_boxes(items, settings, float(min_coverage), segmenter.sha256, segmenter, camera)
         except CrackSegError as error:
             st.error(str(error))
             return None
@@ -360,8 +371,12 @@ def run() -> None:
     st.title("Evaluation")
     mode = st.radio("Show", list(MODES), format_func=MODES.get, horizontal=True, key="eval_mode")
     if mode == "boxes":
-        segmenter = get_segmenter()
-        box_report = _box_evaluation(segmenter) if segmenter is not None else None
+        view = view_control("eval_box")
+        camera = camera_profile_controls("eval_box", None, st.sidebar) if view == "street" else None
+        if view == "street" and camera is None:
+            st.stop()
+        segmenter = get_segmenter(view=view)
+        box_report = _box_evaluation(segmenter, camera) if segmenter is not None else None
         if box_report is None:
             if segmenter is not None:
                 st.info("Choose a box-labelled folder in the sidebar and press **Run box evaluation**.")

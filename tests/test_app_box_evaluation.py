@@ -93,3 +93,28 @@ def test_bad_input_is_one_error_without_a_traceback(
     assert not at.exception
     assert [error.value for error in at.error if message in error.value]
     assert not [frame for frame in at.dataframe if "type_agreement" in frame.value.columns]
+
+
+def test_the_street_view_runs_the_box_evaluation_through_the_camera_profile(page: AppTest, allowed: Path) -> None:
+    from crackseg.geometry.camera import DEFAULT_PROFILE
+    from crackseg.pipeline.street import street_predict
+
+    page.run()
+    page.radio(key="eval_mode").set_value("boxes")
+    page.run()
+    page.radio(key="eval_box_view").set_value("street")
+    page.run()
+    page.radio(key="eval_box_camera_source").set_value("shipped")
+    page.run()
+    page.selectbox(key="eval_box_camera_shipped").set_value(DEFAULT_PROFILE.name)
+    page.text_input(key="eval_box_images").set_value(str(allowed / "boxes"))
+    page.button(key="eval_box_run").click()
+    at = page.run()
+    assert not at.exception and not at.error
+    assert any("view street" in caption.value for caption in at.caption)
+    items = box_label_items(allowed / "boxes" / "images", allowed / "boxes" / "labels")
+    street = street_predict(Segmenter(backend="torch"), DEFAULT_PROFILE, InferenceSettings())
+    expected = evaluate_boxes(items, street).result
+    metrics = {metric.label: metric.value for metric in at.metric}
+    assert metrics["Crack pixels inside a box"] == f"{expected.in_box_share:.3f}"
+    assert metrics["Crack boxes found"] == f"{expected.crack_found} / {expected.crack_boxes}"
