@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -35,9 +36,9 @@ CAMERA = CameraProfile(
 )
 
 
-def _drawn_road() -> tuple[np.ndarray, GroundView]:
-    """A frame of a road with two known cracks: longitudinal 3 m x 15 mm, transverse 2 m x 40 mm."""
-    view = GroundView.for_frame(CAMERA, CAMERA.image_wh)
+def _drawn_road(inspect_on: str = "top-view") -> tuple[np.ndarray, GroundView]:
+    """A frame of a road with two known cracks: longitudinal 3 m x 15 mm, transverse 1.5 m x 40 mm."""
+    view = GroundView.for_frame(replace(CAMERA, inspect_on=inspect_on), CAMERA.image_wh)
     texture = asphalt((-3.0, 3.0), (2.0, 12.0), mm_per_px=2.5)
     draw_crack(texture, (0.6, 4.5), (0.6, 7.5), width_mm=15)  # longitudinal, 3000 mm
     draw_crack(texture, (-1.5, 4.2), (0.0, 4.2), width_mm=40)  # transverse, 1500 mm
@@ -111,6 +112,7 @@ BAD_PROFILES = [
     ({"region": {"forward_m": [9.0, 3.0]}}, "region.forward_m"),
     ({"region": {"forward_m": [3.0, 150.0]}}, "horizon"),  # pitched 1 deg up: 150 m ahead is above the horizon
     ({"image_wh": [0, 720]}, "image_wh"),
+    ({"inspect_on": "sky"}, "inspect_on"),
 ]
 
 
@@ -165,8 +167,9 @@ def test_profile_saves_and_loads_back_equal(tmp_path: Path) -> None:
 # --- the street pipeline ------------------------------------------------------------------------------------------
 
 
-def test_street_pipeline_recovers_crack_lengths_and_widths_in_mm() -> None:
-    frame, view = _drawn_road()
+@pytest.mark.parametrize("inspect_on", ["top-view", "frame"])
+def test_street_pipeline_recovers_crack_lengths_and_widths_in_mm(inspect_on: str) -> None:
+    frame, view = _drawn_road(inspect_on)
     inspection = inspect_street_frame(DarkLineSegmenter(), frame, "road.png", view)
     cracks = sorted(inspection.measurement.cracks, key=lambda crack: crack.length_mm or 0)
     assert len(cracks) == 2
@@ -185,8 +188,9 @@ def test_street_pipeline_recovers_crack_lengths_and_widths_in_mm() -> None:
     assert np.allclose(by_id[transverse.crack_id], (-0.75, 4.2), atol=0.05)
 
 
-def test_street_overlay_marks_the_drawn_cracks_and_nothing_above_the_horizon() -> None:
-    frame, view = _drawn_road()
+@pytest.mark.parametrize("inspect_on", ["top-view", "frame"])
+def test_street_overlay_marks_the_drawn_cracks_and_nothing_above_the_horizon(inspect_on: str) -> None:
+    frame, view = _drawn_road(inspect_on)
     inspection = inspect_street_frame(DarkLineSegmenter(), frame, "road.png", view)
     marked = inspection.prediction.union_mask
     assert marked.shape == frame.shape[:2]

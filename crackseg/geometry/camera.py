@@ -28,6 +28,7 @@ from crackseg.core.errors import CrackSegError
 
 MAX_PROFILE_BYTES = 64 * 1024
 MIN_FOV_DEG, MAX_FOV_DEG = 10.0, 170.0
+INSPECT_ON = ("top-view", "frame")
 
 
 class CameraProfileError(CrackSegError):
@@ -80,6 +81,9 @@ class CameraProfile:
             ``near_m`` ahead of the camera.
         region: the inspected road area; in ``points`` mode it defaults to the rectangle itself.
         mm_per_px: ground resolution of the bird's-eye view.
+        inspect_on: where the model looks: ``top-view`` (the region warped to the bird's-eye view) or
+            ``frame`` (the frame itself, cropped to the region; for a model trained on such frames). Either
+            way the masks are cut to the region and measured on the top view.
     """
 
     name: str = "custom"
@@ -94,6 +98,7 @@ class CameraProfile:
     near_m: float = 0.0
     region: GroundRegion | None = None
     mm_per_px: float = 10.0
+    inspect_on: str = "top-view"
     notes: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
@@ -107,6 +112,10 @@ class CameraProfile:
         object.__setattr__(self, "image_wh", (int(size[0]), int(size[1])))
         if not (_is_number(self.mm_per_px) and 1.0 <= self.mm_per_px <= 100.0):
             raise CameraProfileError(f"camera profile: mm_per_px must be in [1, 100], got {self.mm_per_px!r}")
+        if self.inspect_on not in INSPECT_ON:
+            raise CameraProfileError(
+                f"camera profile: inspect_on must be one of {', '.join(INSPECT_ON)}, got {self.inspect_on!r}"
+            )
         if self.mode == "points":
             self._check_points()
         else:
@@ -253,7 +262,7 @@ def profile_from_dict(values: Any, source: str = "camera profile") -> CameraProf
             kwargs[key] = tuple(kwargs[key])
     if isinstance(kwargs.get("points_px"), list):
         kwargs["points_px"] = tuple(tuple(p) if isinstance(p, list) else p for p in kwargs["points_px"])
-    for key in ("name", "notes"):
+    for key in ("name", "notes", "inspect_on"):
         if key in kwargs and not isinstance(kwargs[key], str):
             raise CameraProfileError(f"{source}: key {key!r} must be a string")
     return _with_source(lambda: CameraProfile(**kwargs), source)

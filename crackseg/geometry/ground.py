@@ -160,6 +160,18 @@ class GroundView:
         warped[~self.region_mask()] = 0
         return warped
 
+    def masks_to_top(self, masks: np.ndarray) -> np.ndarray:
+        """Warp frame masks ``(N, H, W)`` bool onto the bird's-eye view, each with linear interpolation
+        (a thin crack in the finely resolved near field is not lost where the top view is coarser)."""
+        top_w, top_h = self.top_wh
+        out = np.zeros((len(masks), top_h, top_w), dtype=bool)
+        for index, mask in enumerate(masks):
+            warped = cv2.warpPerspective(
+                mask.astype(np.uint8) * 255, self.image_to_top, (top_w, top_h), flags=cv2.INTER_LINEAR, borderValue=0
+            )
+            out[index] = warped >= 64
+        return out
+
     def resolution_at(self, forward_m: float, lateral_m: float = 0.0) -> tuple[float, float]:
         """Ground size of one frame pixel at a road point: ``(across_mm, along_mm)``.
 

@@ -48,11 +48,9 @@ def inspect_street_frame(
     if (width, height) != view.frame_wh:
         raise ValueError(f"view is for {view.frame_wh[0]}x{view.frame_wh[1]} frames, got {width}x{height}")
     top_rgb = view.to_top(rgb)
-    raw = segmenter.predict(top_rgb, settings or InferenceSettings())
-    top_prediction = _inside(raw, view.top_visible_mask())
+    top_prediction, frame_prediction = predict_street(segmenter, rgb, view, settings or InferenceSettings(), top_rgb)
     calibrated = replace(measurement_settings or MeasurementSettings(), mm_per_px=view.mm_per_px)
     measurement = measure_prediction(top_prediction, calibrated)
-    frame_prediction = _to_frame(top_prediction, view)
     street = StreetResult(
         view=view,
         top_rgb=top_rgb,
@@ -79,6 +77,62 @@ class StreetViews:
         return self._views[size]
 
 
+def predict_street(
+    segmenter: Segmenter,
+    rgb: np.ndarray,
+    view: GroundView,
+    settings: InferenceSettings,
+    top_rgb: np.ndarray | None = None,
+) -> tuple[CrackPrediction, CrackPrediction]:
+    """``(top-view prediction, frame prediction)`` of one frame, instance ``i`` the same crack in both.
+
+    The model runs where the profile says (``inspect_on``): on the top view, whose instances are warped
+    back onto the frame; or on the frame cropped to the region's bounds, whose instances are cut to the
+    region and warped onto the top view. Instances left empty in either space are dropped from both.
+    """
+    if view.profile.inspect_on == "frame":
+        frame_masks, confidence = _predict_on_frame(segmenter, rgb, view, settings)
+        top_masks = view.masks_to_top(frame_masks) & view.top_visible_mask()[None]
+    else:
+        raw = segmenter.predict(view.to_top(rgb) if top_rgb is None else top_rgb, settings)
+        top_masks, confidence = raw.masks & view.top_visible_mask()[None], raw.confidence
+        frame_masks = _labels_to_masks(view.labels_to_frame(_labels_of(top_masks)), len(top_masks))
+    if len(top_masks):
+        keep = top_masks.reshape(len(top_masks), -1).any(axis=1) & frame_masks.reshape(len(frame_masks), -1).any(axis=1)
+        top_masks, frame_masks, confidence = top_masks[keep], frame_masks[keep], confidence[keep]
+    top = CrackPrediction(top_masks, masks_to_xyxy(top_masks), np.asarray(confidence, np.float32).copy())
+    frame = CrackPrediction(frame_masks, masks_to_xyxy(frame_masks), np.asarray(confidence, np.float32).copy())
+    return top, frame
+
+
+def _predict_on_frame(
+    segmenter: Segmenter, rgb: np.ndarray, view: GroundView, settings: InferenceSettings
+) -> tuple[np.ndarray, np.ndarray]:
+    """Instance masks (frame size, cut to the region) and confidences of the model run on the region's bounds."""
+    region = view.region_mask()
+    rows, columns = np.flatnonzero(region.any(axis=1)), np.flatnonzero(region.any(axis=0))
+    top, bottom, left, right = rows[0], rows[-1] + 1, columns[0], columns[-1] + 1
+    raw = segmenter.predict(np.ascontiguousarray(rgb[top:bottom, left:right]), settings)
+    masks = np.zeros((len(raw), *region.shape), dtype=bool)
+    masks[:, top:bottom, left:right] = raw.masks
+    return masks & region[None], raw.confidence
+
+
+def _labels_of(masks: np.ndarray) -> np.ndarray:
+    """A uint16 label image of instance masks (``k`` for instance ``k - 1``; later instances win overlaps)."""
+    labels = np.zeros(masks.shape[1:], dtype=np.uint16)
+    for index, mask in enumerate(masks, start=1):
+        labels[mask] = index
+    return labels
+
+
+def _labels_to_masks(labels: np.ndarray, count: int) -> np.ndarray:
+    """``(count, H, W)`` bool masks of a label image."""
+    if count == 0:
+        return np.zeros((0, *labels.shape), dtype=bool)
+    return labels[None] == np.arange(1, count + 1, dtype=np.uint16)[:, None, None]
+
+
 def crack_positions_m(top_prediction: CrackPrediction, view: GroundView) -> np.ndarray:
     """``(N, 2)`` road position (lateral_m, forward_m) of each instance's centroid on the top view."""
     if len(top_prediction) == 0:
@@ -88,29 +142,6 @@ def crack_positions_m(top_prediction: CrackPrediction, view: GroundView) -> np.n
         ys, xs = np.nonzero(mask)
         centroids.append((xs.mean() + 0.5, ys.mean() + 0.5) if len(xs) else (np.nan, np.nan))
     return view.top_to_ground(np.array(centroids, dtype=np.float64))
-
-
-def _inside(prediction: CrackPrediction, visible: np.ndarray) -> CrackPrediction:
-    """The prediction cut to the top view's visible part; instances left empty are dropped."""
-    if len(prediction) == 0:
-        return prediction
-    masks = prediction.masks & visible[None]
-    keep = masks.reshape(len(masks), -1).any(axis=1)
-    return CrackPrediction.from_masks(masks[keep], prediction.confidence[keep])
-
-
-def _to_frame(top_prediction: CrackPrediction, view: GroundView) -> CrackPrediction:
-    """Warp every instance back onto the frame in one pass (a label image; later instances win overlaps)."""
-    width, height = view.frame_wh
-    if len(top_prediction) == 0:
-        return CrackPrediction.empty((width, height))
-    labels = np.zeros(top_prediction.masks.shape[1:], dtype=np.uint16)
-    for index, mask in enumerate(top_prediction.masks, start=1):
-        labels[mask] = index
-    frame_labels = view.labels_to_frame(labels)
-    ids = np.arange(1, len(top_prediction) + 1, dtype=np.uint16)
-    masks = frame_labels[None] == ids[:, None, None]
-    return CrackPrediction(masks=masks, xyxy=masks_to_xyxy(masks), confidence=top_prediction.confidence.copy())
 
 
 class StreetSegmenter:
@@ -129,8 +160,7 @@ class StreetSegmenter:
     def predict(self, rgb: np.ndarray, settings: InferenceSettings | None = None) -> CrackPrediction:
         """Frame-space crack instances of a street frame."""
         view = self.views.for_frame(rgb)
-        raw = self.segmenter.predict(view.to_top(rgb), settings or InferenceSettings())
-        return _to_frame(_inside(raw, view.top_visible_mask()), view)
+        return predict_street(self.segmenter, rgb, view, settings or InferenceSettings())[1]
 
     def info(self) -> dict[str, object]:
         """The model's record with the view and camera profile."""
