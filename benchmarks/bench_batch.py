@@ -6,7 +6,9 @@ output. The folder is the crack-seg test split twice (224 images by default). Ru
 interleaved over ``--rounds`` rounds and the median of each is reported, with its ratio
 to plain Ultralytics on the same weights, images/s, and the time to the first result
 (process start until the first row of ``images.csv``; for Ultralytics, until its first
-saved image).
+saved image). It also reports the CPU seconds of each process (user + system, with its
+threads and children): on a shared machine the wall clock follows the other load, the
+CPU time much less so. The load average at the start and end is printed with the table.
 
     python benchmarks/bench_batch.py [--images ../shared/datasets/crack-seg/test/images] [--rounds 3]
 """
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -37,17 +40,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def make_folder(images: Path, workdir: Path) -> Path:
-    """The benchmark folder: every image of ``images`` twice (links, so nothing is copied)."""
+    """The benchmark folder: every image of ``images`` twice, flat (``yolo`` does not descend into subfolders).
+
+    Links, so nothing is copied; the copies are named ``a_NAME`` and ``b_NAME``.
+    """
     folder = workdir / "photos"
+    folder.mkdir(parents=True)
     for copy in ("a", "b"):
-        (folder / copy).mkdir(parents=True)
         for image in sorted(images.glob("*.jpg")):
-            (folder / copy / image.name).symlink_to(image.resolve())
+            (folder / f"{copy}_{image.name}").symlink_to(image.resolve())
     return folder
 
 
-def timed(command: list[str], first_output: Path, env: dict[str, str]) -> tuple[float, float]:
-    """Seconds for the whole process, and until ``first_output`` appears (or holds a data row, for a CSV)."""
+def timed(command: list[str], first_output: Path, env: dict[str, str]) -> tuple[float, float, float]:
+    """Seconds for the whole process, until ``first_output`` appears (or holds a data row, for a CSV), and of CPU."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     first = None
@@ -56,9 +63,11 @@ def timed(command: list[str], first_output: Path, env: dict[str, str]) -> tuple[
             first = time.perf_counter() - started
         time.sleep(0.01)
     total = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if process.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} failed: {process.stderr.read()[-2000:]}")
-    return total, first if first is not None else total
+    return total, first if first is not None else total, cpu
 
 
 def _has_result(path: Path) -> bool:
@@ -74,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {args.images}: no such folder (the crack-seg dataset is in ../shared)", file=sys.stderr)
         return 2
     env = os.environ | {"YOLO_OFFLINE": "1", "PYTHONPATH": str(REPO), "YOLO_VERBOSE": "False"}
+    load_at_start = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="crackseg-bench-") as tmp:
         workdir = Path(tmp)
         folder = make_folder(args.images, workdir)
@@ -100,23 +110,31 @@ def main(argv: list[str] | None = None) -> int:
         }
         totals: dict[str, list[float]] = {name: [] for name in commands}
         firsts: dict[str, list[float]] = {name: [] for name in commands}
+        cpus: dict[str, list[float]] = {name: [] for name in commands}
         for round_index in range(args.rounds):
             for index, (name, build) in enumerate(commands.items()):
                 out = workdir / f"out-{round_index}-{index}"
                 command, first_output = build(out)
-                total, first = timed(command, first_output, env)
+                total, first, cpu = timed(command, first_output, env)
                 totals[name].append(total)
                 firsts[name].append(first)
+                cpus[name].append(cpu)
                 shutil.rmtree(out, ignore_errors=True)
-                print(f"round {round_index + 1}: {name}: {total:.1f} s", file=sys.stderr)
+                print(f"round {round_index + 1}: {name}: {total:.1f} s, CPU {cpu:.1f} s", file=sys.stderr)
     reference = statistics.median(next(iter(totals.values())))
-    print(f"\n{count} images ({args.images} twice), median of {args.rounds} round(s), whole process:\n")
-    print("| command | s | images/s | vs yolo | first result (s) |")
-    print("| --- | ---: | ---: | ---: | ---: |")
+    reference_cpu = statistics.median(next(iter(cpus.values())))
+    loads = ", ".join(f"{value:.2f}" for value in (*load_at_start, *os.getloadavg()))
+    print(f"\n{count} images ({args.images} twice), median of {args.rounds} round(s), whole process")
+    print(f"({os.cpu_count()} cores; load average 1/5/15 min at start and end: {loads}):\n")
+    print("| command | s | images/s | vs yolo | first result (s) | CPU s | CPU vs yolo |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for name in commands:
-        total = statistics.median(totals[name])
-        first = statistics.median(firsts[name])
-        print(f"| {name} | {total:.1f} | {count / total:.1f} | {total / reference:.2f}x | {first:.2f} |")
+        total, first, cpu = (statistics.median(values[name]) for values in (totals, firsts, cpus))
+        print(
+            f"| {name} | {total:.1f} | {count / total:.1f} | {total / reference:.2f}x | {first:.2f} | "
+            f"{cpu:.1f} | {cpu / reference_cpu:.2f}x |"
+        )
+    print("\nrounds (s): " + "; ".join(f"{name}: {', '.join(f'{t:.1f}' for t in totals[name])}" for name in commands))
     return 0
 
 
