@@ -32,7 +32,7 @@ from crackseg.core.errors import CrackSegError  # noqa: E402
 from crackseg.core.json_values import dumps  # noqa: E402
 from crackseg.core.locations import PROJECT_ROOT, STREET_MODEL, STREET_MODEL_CARD  # noqa: E402
 from crackseg.datasets.survey_vehicle import survey_items  # noqa: E402
-from crackseg.evaluation.run import evaluate  # noqa: E402
+from crackseg.evaluation.run import EvaluationReport, evaluate  # noqa: E402
 from crackseg.geometry.camera import CameraProfile, load_profile  # noqa: E402
 from crackseg.inference.model_loading import default_model_path, file_sha256  # noqa: E402
 from crackseg.inference.segmenter import InferenceSettings, Segmenter  # noqa: E402
@@ -43,22 +43,47 @@ DEFAULT_PROFILE_PATH = PROJECT_ROOT / "profiles" / "survey-vehicle-br.json"
 MIN_GAIN = 0.01
 
 
+def street_report(
+    weights: Path, profile: CameraProfile, survey_root: Path, split: str, backend: str, cache: Path | None
+) -> EvaluationReport:
+    """The street-pipeline evaluation of ``weights`` on one split, stored under ``cache`` and reused from there.
+
+    One report serves every conf: its cell sweep covers each threshold from 0.05 up. The cache key is the
+    weights' SHA-256, the profile's name and where it inspects, and the split.
+    """
+    key = f"{file_sha256(weights)[:16]}-{profile.name}-{profile.inspect_on}-{split}"
+    folder = None if cache is None else cache / key
+    if folder is not None and (folder / "report.json").is_file():
+        print(f"  {split}: stored report {folder}")
+        return EvaluationReport.load(folder)
+    segmenter = StreetSegmenter(Segmenter(weights, backend=backend), profile)
+    report = evaluate(
+        segmenter,
+        survey_items(survey_root, split),
+        InferenceSettings(),
+        source=f"{survey_root}:{split}",
+        progress=lambda done, total, name: print(f"  {split} {done}/{total}", end="\r", flush=True),
+    )
+    if folder is not None:
+        report.save(folder)
+    return report
+
+
 def street_scores(
-    weights: Path, profile: CameraProfile, survey_root: Path, split: str, conf: float | None, backend: str
+    weights: Path,
+    profile: CameraProfile,
+    survey_root: Path,
+    split: str,
+    conf: float | None,
+    backend: str,
+    cache: Path | None = None,
 ) -> dict[str, Any]:
     """Lane cell F1 (32 px) of ``weights`` through the street pipeline on one split.
 
     With ``conf`` None (val) the conf is chosen here, as the one with the best lane cell F1;
     otherwise the sweep's value at ``conf`` is reported (test).
     """
-    segmenter = StreetSegmenter(Segmenter(weights, backend=backend), profile)
-    report = evaluate(
-        segmenter,
-        survey_items(survey_root, split),
-        InferenceSettings(conf=0.25 if conf is None else conf),
-        source=f"{survey_root}:{split}",
-        progress=lambda done, total, name: print(f"  {split} {done}/{total}", end="\r", flush=True),
-    )
+    report = street_report(weights, profile, survey_root, split, backend, cache)
     sweep = report.cell_sweep
     thresholds = [round(float(t), 4) for t in sweep["thresholds"]]
     chosen = float(sweep["best_threshold"]) if conf is None else conf
@@ -70,8 +95,6 @@ def street_scores(
         "lane_cell_f1": round(float(sweep["f1"][index]), 4),
         "lane_cell_precision": round(float(sweep["precision"][index]), 4),
         "lane_cell_recall": round(float(sweep["recall"][index]), 4),
-        "lane_cell_f1_at_0_25": round(float(report.region_cells.get("f1", float("nan"))), 4) if conf is None else None,
-        "frame_cell_f1_at_conf": round(float(report.cells.get("f1", float("nan"))), 4),
     }
 
 
@@ -86,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--promote", action="store_true", help="install the candidate when it passes")
     parser.add_argument("--run", default="", help="the training run's name, for the card")
     parser.add_argument("--out", type=Path, default=None, help="write the scores here (JSON)")
+    parser.add_argument("--cache", type=Path, default=None, help="store and reuse evaluation reports here")
     args = parser.parse_args(argv)
     try:
         profile = load_profile(args.profile)
@@ -97,8 +121,8 @@ def main(argv: list[str] | None = None) -> int:
         }
         for role, weights in (("incumbent", incumbent), ("candidate", args.candidate)):
             print(f"{role}: {weights}")
-            val = street_scores(weights, profile, args.survey_root, "val", None, args.backend)
-            test = street_scores(weights, profile, args.survey_root, "test", val["conf"], args.backend)
+            val = street_scores(weights, profile, args.survey_root, "val", None, args.backend, args.cache)
+            test = street_scores(weights, profile, args.survey_root, "test", val["conf"], args.backend, args.cache)
             scores[role + "_scores"] = {"val": val, "test": test}
             print(
                 f"  val lane cell F1 {val['lane_cell_f1']:.4f} at conf {val['conf']}; test {test['lane_cell_f1']:.4f}"
