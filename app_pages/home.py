@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from crackseg.core.locations import SHIPPED_MODEL
+from crackseg.core.locations import SHIPPED_MODEL, STREET_MODEL_CARD
 from crackseg.inference.model_loading import default_model_path
 from crackseg.training.model_card import domain_table, headline_metrics, load_card
 from ui import segment_view as view
@@ -179,6 +179,41 @@ def show_domains(card: dict[str, Any]) -> None:
     )
 
 
+def street_model_table(card: dict[str, Any]) -> pd.DataFrame:
+    """The street model's gate figures: lane cell F1, precision and recall at its conf, val and test, with the
+    model it replaced (the top-down model run through the street view) beside it."""
+    rows = []
+    scored = {"street model": card.get("domains", {}).get("survey_vehicle", {})}
+    scored["top-down model, street view"] = card.get("incumbent", {}).get("scores", {})
+    for model, scores in scored.items():
+        for metric in ("lane_cell_f1", "lane_cell_precision", "lane_cell_recall"):
+            values = {split: scores.get(split, {}).get(metric) for split in ("val", "test")}
+            if any(value is not None for value in values.values()):
+                rows.append({"model": model, "metric": metric.replace("_", " "), **values})
+    return pd.DataFrame(rows, columns=["model", "metric", "val", "test"])
+
+
+def show_street_model(card: dict[str, Any]) -> None:
+    """The street view's own model, when one has passed its gate (``model/street/card.json``)."""
+    if not card:
+        return
+    st.subheader("The street view's model")
+    conf = card.get("views", {}).get("street", {}).get("conf")
+    st.markdown(
+        f"Frames from a vehicle (`--view street`) are inspected with their own model, trained on the survey "
+        f"vehicle's frames, at conf {conf} (chosen on the validation frames). Scored through the street view "
+        f"with the `{card.get('camera_profile', {}).get('name', '?')}` profile, by 32-px cells inside the lane."
+    )
+    st.dataframe(
+        street_model_table(card),
+        hide_index=True,
+        column_config={
+            "val": st.column_config.NumberColumn("validation", format="%.3f"),
+            "test": st.column_config.NumberColumn("test (reported only)", format="%.3f"),
+        },
+    )
+
+
 def show_samples() -> None:
     names = view.sample_names()[:THUMBNAILS]
     if not names:
@@ -194,6 +229,7 @@ def show_samples() -> None:
 try:
     show_intro()
     show_model_card(load_card())
+    show_street_model(load_card(STREET_MODEL_CARD))
     show_samples()
 except Exception as error:  # noqa: BLE001 - users see a short message, the log keeps the traceback
     view.show_unexpected_error(error, "The Home page")
