@@ -14,7 +14,7 @@ import streamlit as st
 
 from crackseg.core.locations import SHIPPED_MODEL, STREET_MODEL_CARD
 from crackseg.inference.model_loading import default_model_path
-from crackseg.training.model_card import domain_table, headline_metrics, load_card
+from crackseg.training.model_card import domain_table, headline_metrics, load_card, street_model_table
 from ui import segment_view as view
 from ui.resources import app_backend
 
@@ -177,20 +177,6 @@ def show_domains(card: dict[str, Any]) -> None:
         "highway-survey vehicle, scored by 32-px cells inside the labelled lane (its crack labels are sparse "
         "dashes). The street view's confidence threshold is chosen on the validation frames only."
     )
-
-
-def street_model_table(card: dict[str, Any]) -> pd.DataFrame:
-    """The street model's gate figures: lane cell F1, precision and recall at its conf, val and test, with the
-    model it replaced (the top-down model run through the street view) beside it."""
-    rows = []
-    scored = {"street model": card.get("domains", {}).get("survey_vehicle", {})}
-    scored["top-down model, street view"] = card.get("incumbent", {}).get("scores", {})
-    for model, scores in scored.items():
-        for metric in ("lane_cell_f1", "lane_cell_precision", "lane_cell_recall"):
-            values = {split: scores.get(split, {}).get(metric) for split in ("val", "test")}
-            if any(value is not None for value in values.values()):
-                rows.append({"model": model, "metric": metric.replace("_", " "), **values})
-    return pd.DataFrame(rows, columns=["model", "metric", "val", "test"])
 
 
 def show_street_model(card: dict[str, Any]) -> None:

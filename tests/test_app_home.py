@@ -106,3 +106,37 @@ def test_domain_table_keeps_the_datasets_a_card_has():
     ]
     assert table["test"].iloc[0] == 0.79 and table["test"].isna().iloc[1]
     assert domain_table({}).empty
+
+
+def test_the_street_models_gate_figures_are_shown_when_one_is_shipped():
+    from crackseg.core.locations import STREET_MODEL_CARD
+
+    at = home()
+    if not STREET_MODEL_CARD.is_file():
+        assert not any("street view's model" in header.value for header in at.subheader)
+        return
+    card = json.loads(STREET_MODEL_CARD.read_text(encoding="utf-8"))
+    table = table_with(at, "model").set_index(["model", "metric"])
+    shipped = card["domains"]["survey_vehicle"]
+    assert table.loc[("street model", "lane cell f1"), "val"] == pytest.approx(shipped["val"]["lane_cell_f1"])
+    assert table.loc[("street model", "lane cell f1"), "test"] == pytest.approx(shipped["test"]["lane_cell_f1"])
+    before = card["incumbent"]["scores"]["val"]["lane_cell_f1"]
+    assert table.loc[("top-down model, street view", "lane cell f1"), "val"] == pytest.approx(before)
+
+
+def test_street_model_table_reads_a_card():
+    from crackseg.training.model_card import street_model_table
+
+    card = {
+        "domains": {
+            "survey_vehicle": {"val": {"lane_cell_f1": 0.6, "lane_cell_recall": 0.63}, "test": {"lane_cell_f1": 0.58}}
+        },
+        "incumbent": {"scores": {"val": {"lane_cell_f1": 0.1}}},
+    }
+    rows = street_model_table(card).to_dict("records")
+    assert [(row["model"], row["metric"]) for row in rows] == [
+        ("street model", "lane cell f1"),
+        ("street model", "lane cell recall"),
+        ("top-down model, street view", "lane cell f1"),
+    ]
+    assert rows[0]["val"] == 0.6 and rows[0]["test"] == 0.58

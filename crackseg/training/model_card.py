@@ -80,3 +80,17 @@ def domain_table(card: dict[str, Any]) -> pd.DataFrame:
         if any(value is not None for value in values.values()):
             rows.append({"dataset": dataset, "metric": metric, **values})
     return pd.DataFrame(rows, columns=["dataset", "metric", "val", "test"])
+
+
+def street_model_table(card: dict[str, Any]) -> pd.DataFrame:
+    """The street model's gate figures: lane cell F1, precision and recall at its conf, val and test, with the
+    model it replaced (the top-down model run through the street view) beside it."""
+    rows = []
+    scored = {"street model": card.get("domains", {}).get("survey_vehicle", {})}
+    scored["top-down model, street view"] = card.get("incumbent", {}).get("scores", {})
+    for model, scores in scored.items():
+        for metric in ("lane_cell_f1", "lane_cell_precision", "lane_cell_recall"):
+            values = {split: scores.get(split, {}).get(metric) for split in ("val", "test")}
+            if any(value is not None for value in values.values()):
+                rows.append({"model": model, "metric": metric.replace("_", " "), **values})
+    return pd.DataFrame(rows, columns=["model", "metric", "val", "test"])
