@@ -33,6 +33,7 @@ CAMERA = CameraProfile(
     hfov_deg=60.0,
     region=GroundRegion((-2.0, 2.0), (3.5, 9.0)),
     mm_per_px=5.0,
+    inspect_on="top-view",
 )
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -46,6 +47,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hfov", type=float, default=60.0, help="assumed horizontal field of view (degrees)")
     parser.add_argument("--far-row", type=float, default=40.0, help="far edge of the region (frame row)")
     parser.add_argument("--near-row", type=float, default=630.0, help="near edge of the region (frame row)")
+    parser.add_argument(
+        "--inspect-on",
+        choices=("frame", "top-view"),
+        default="frame",
+        help="where the street model looks (frame: val lane cell F1 0.667 against 0.600 on the top view, "
+        "for the street model trained on the frames as they are)",
+    )
     args = parser.parse_args(argv)
     train = lane_masks(args.root, "train")
     fit = fit_lane(mean_lane_mask(train, (1024, 640)))
@@ -58,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         far_row=args.far_row,
         margin_m=0.1,
     )
+    profile = replace(profile, inspect_on=args.inspect_on)
     save_profile(profile, args.out)
     view = GroundView.for_frame(profile, (1024, 640))
     horizons = []

@@ -81,9 +81,12 @@ class CameraProfile:
             ``near_m`` ahead of the camera.
         region: the inspected road area; in ``points`` mode it defaults to the rectangle itself.
         mm_per_px: ground resolution of the bird's-eye view.
-        inspect_on: where the model looks: ``top-view`` (the region warped to the bird's-eye view) or
-            ``frame`` (the frame itself, cropped to the region; for a model trained on such frames). Either
-            way the masks are cut to the region and measured on the top view.
+        inspect_on: where the model looks: ``frame`` (the frame itself, cropped to the region's bounds) or
+            ``top-view`` (the region warped to the bird's-eye view). Either way the masks are cut to the region
+            and measured on the top view. ``frame`` is the default because the street model was trained on
+            vehicle frames as they are: on the survey-vehicle val frames its lane cell F1 is 0.667 on the frame
+            against 0.600 on the top view (the model issue's note); a model trained on top views would use
+            ``top-view``.
     """
 
     name: str = "custom"
@@ -98,7 +101,7 @@ class CameraProfile:
     near_m: float = 0.0
     region: GroundRegion | None = None
     mm_per_px: float = 10.0
-    inspect_on: str = "top-view"
+    inspect_on: str = "frame"
     notes: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
