@@ -353,11 +353,29 @@ def test_inputs_are_not_changed() -> None:
 def test_to_dict_uses_the_output_schema_names() -> None:
     """Measurement dicts are named as the output tables' columns, so JSON and CSV agree."""
     from crackseg.export.schema import CRACK_COLUMNS, IMAGE_COLUMNS
+    from crackseg.export.tables import measurement_json
 
     image = measure_binary_mask(two_bars(), CALIBRATED)
     data = image.to_dict()
-    assert list(data["cracks"][0]) == [name for name in CRACK_COLUMNS if name not in ("image", "source_path")]
-    assert set(data["totals"]) == set(IMAGE_COLUMNS) - {"image", "source_path", "content_sha256", "status", "error"}
+    positions = ("lateral_m", "forward_m")  # where the crack lies on the road: the street view adds them
+    assert list(data["cracks"][0]) == [
+        name for name in CRACK_COLUMNS if name not in ("image", "source_path", *positions)
+    ]
+    document = json.loads(measurement_json(image, "bars.png", {}))
+    assert list(document["cracks"][0]) == [name for name in CRACK_COLUMNS if name not in ("image", "source_path")]
+    assert document["cracks"][0]["lateral_m"] is None
+    placed = json.loads(measurement_json(image, "bars.png", {}, positions_m=np.array([[0.5, 6.0], [-1.0, 7.5]])))
+    assert [(c["lateral_m"], c["forward_m"]) for c in placed["cracks"]] == [(0.5, 6.0), (-1.0, 7.5)]
+    per_image = set(IMAGE_COLUMNS) - {
+        "image",
+        "source_path",
+        "content_sha256",
+        "status",
+        "error",
+        "view",
+        "camera_profile",
+    }
+    assert set(data["totals"]) == per_image
     assert [crack["area_px2"] for crack in data["cracks"]] == [1200, 900]
 
 

@@ -85,13 +85,35 @@ def cracks_csv_bytes(measurement: ImageMeasurement, image: str, source_path: str
 
 
 def measurement_json(
-    measurement: ImageMeasurement, image: str, settings_used: Mapping[str, Any], source_path: str = ""
+    measurement: ImageMeasurement,
+    image: str,
+    settings_used: Mapping[str, Any],
+    source_path: str = "",
+    positions_m: np.ndarray | None = None,
 ) -> str:
-    """``{"image", "source_path", "settings", "cracks", "totals"}`` as indented strict JSON, schema names."""
+    """``{"image", "source_path", "settings", "cracks", "totals"}`` as indented strict JSON, schema names.
+
+    Each crack has every per-crack column of the tables (``lateral_m``/``forward_m`` null top-down).
+    """
+    table = cracks_table(measurement, image, source_path, positions_m)
+    positions = {
+        int(row.crack_id): (row.lateral_m, row.forward_m)
+        for row in table[["crack_id", "lateral_m", "forward_m"]].itertuples()
+    }
+    cracks = []
+    for crack in measurement.cracks:
+        lateral, forward = positions.get(crack.crack_id, (None, None))
+        cracks.append(crack.to_dict() | {"lateral_m": _or_none(lateral), "forward_m": _or_none(forward)})
     document = {
         "image": str(image),
         "source_path": str(source_path),
         "settings": dict(settings_used),
-        **measurement.to_dict(),
+        "cracks": cracks,
+        "totals": measurement.summary(),
     }
     return dumps(document)
+
+
+def _or_none(value: Any) -> float | None:
+    """A float, or None for a missing value (NaN or pandas' NA)."""
+    return None if value is None or pd.isna(value) else float(value)

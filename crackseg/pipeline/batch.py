@@ -43,6 +43,8 @@ TABLE_FORMATS = ("csv", "parquet")
 FILE_SUFFIXES = {"overlays": ".jpg", "masks": ".png", "cracks": ".csv", "json": ".json", "reports": ".html"}
 
 
+MAX_PIXELS_IN_FLIGHT = 40_000_000  # images being written at once: about 120 MB of RGB plus its overlay
+
 @dataclass(frozen=True)
 class BatchOptions:
     """What the batch writes besides the tables."""
@@ -173,6 +175,17 @@ class BatchWriter:
     def _enqueue(self, future: Future[None] | None, cracks: list[dict[str, Any]], row: dict[str, Any]) -> None:
         self._pending.append((future, cracks, row))
         self._flush(block=len(self._pending) > self.options.writer_threads)  # bounded: images in flight hold pixels
+        # and by pixels: a few huge images in flight would otherwise hold gigabytes while the machine is slow
+        while len(self._pending) > 1 and self._pixels_in_flight() > MAX_PIXELS_IN_FLIGHT:
+            self._flush(block=True)
+
+    def _pixels_in_flight(self) -> int:
+        """Pixels of the images whose files are still being written."""
+        return sum(
+            int(row.get("width_px") or 0) * int(row.get("height_px") or 0)
+            for future, _, row in self._pending
+            if future is not None and not future.done()
+        )
 
     def _write_files(self, inspection: Inspection, stem: str) -> None:
         for relative, data in inspection_files(inspection, self.record, stem, reports=self.options.reports):

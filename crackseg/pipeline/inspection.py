@@ -185,7 +185,8 @@ def inspection_files(
     if inspection.street is not None:
         settings_used |= {"view": "street", "ground_view": inspection.street.view.to_dict()}
     source = inspection.source_path
-    document = measurement_json(inspection.measurement, inspection.name, settings_used, source)
+    positions = None if inspection.street is None else inspection.street.positions_m
+    document = measurement_json(inspection.measurement, inspection.name, settings_used, source, positions)
     files = [
         (f"overlays/{stem}.jpg", overlay_jpeg_bytes(overlay)),
         (f"masks/{stem}.png", mask_to_png_bytes(inspection.prediction.union_mask)),
