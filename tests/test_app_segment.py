@@ -208,7 +208,10 @@ def street_page(frame: bytes) -> AppTest:
 def test_street_view_previews_the_region_and_locates_cracks_on_the_road(samples_dir):
     at = street_page(street_frame_png(samples_dir))
     assert_clean(at)
-    assert at.slider(key="segment_street_conf").value == 0.05, "the street default comes from the model card"
+    from crackseg.inference.model_loading import view_conf
+
+    expected_conf = view_conf("street")  # the street model's card, chosen on the survey val frames
+    assert at.slider(key="segment_street_conf").value == pytest.approx(expected_conf), "the default is the card's"
     at.selectbox(key="segment_camera_shipped").select("survey-vehicle-br").run()
     assert_clean(at)
     captions = image_captions(at)
