@@ -27,6 +27,7 @@ from crackseg.evaluation.run import (
     worst_images,
 )
 from crackseg.geometry.camera import CameraProfile
+from crackseg.inference.model_loading import view_conf
 from crackseg.inference.segmenter import InferenceSettings, Segmenter
 from crackseg.io.allowed_paths import DATA_DIRS_ENV_VAR
 from crackseg.metrics.boxes import DEFAULT_MIN_COVERAGE
@@ -153,7 +154,11 @@ def _box_evaluation(segmenter: Segmenter, camera: CameraProfile | None = None) -
             help="Share of the box's pixels the predicted cracks cover.",
         )
         st.subheader("Model")
-        settings = dataclasses.replace(model_controls("eval_box"), preprocess=preprocess_controls("eval_box"))
+        if camera is None:
+            inference = model_controls("eval_box")
+        else:  # the street view's own threshold, from its model's card
+            inference = model_controls("eval_box", view="street", conf=view_conf("street"))
+        settings = dataclasses.replace(inference, preprocess=preprocess_controls("eval_box"))
     if st.button("Run box evaluation", key="eval_box_run", type="primary"):
         try:
             items = open_box_data(images_text, labels_text, box_format)

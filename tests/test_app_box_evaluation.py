@@ -113,7 +113,10 @@ def test_the_street_view_runs_the_box_evaluation_through_the_camera_profile(page
     assert not at.exception and not at.error
     assert any("view street" in caption.value for caption in at.caption)
     items = box_label_items(allowed / "boxes" / "images", allowed / "boxes" / "labels")
-    street = street_predict(Segmenter(backend="torch"), DEFAULT_PROFILE, InferenceSettings())
+    from crackseg.inference.model_loading import default_model_path, view_conf
+
+    street_model = Segmenter(default_model_path("street"), backend="torch")  # the street model when one is shipped
+    street = street_predict(street_model, DEFAULT_PROFILE, InferenceSettings(conf=view_conf("street")))
     expected = evaluate_boxes(items, street).result
     metrics = {metric.label: metric.value for metric in at.metric}
     assert metrics["Crack pixels inside a box"] == f"{expected.in_box_share:.3f}"
