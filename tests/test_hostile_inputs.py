@@ -198,7 +198,10 @@ def test_cli_predict_reports_each_bad_file_on_one_line_and_inspects_the_rest(tmp
         (corpus_dir / name).write_bytes(data)
     sample = SAMPLES / "images" / GOOD_SAMPLE
     before = snapshot(tmp_path)
-    env = {key: value for key, value in os.environ.items() if key != "CRACKSEG_MODEL"}
+    # a user's shell, not this test process's environment: earlier tests in the same run import libraries
+    # (Ultralytics, Ray) that set process-wide variables, which a child would otherwise inherit
+    keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "XDG_CACHE_HOME", "VIRTUAL_ENV", "PYENV_VERSION")
+    env = {key: os.environ[key] for key in keep if key in os.environ}
     env["PYTHONPATH"] = str(REPO)
     argv = ["predict", str(corpus_dir), str(sample), "--out", str(out), "--backend", "torch", "--no-reports"]
     result = subprocess.run(
