@@ -121,7 +121,7 @@ def test_the_street_models_gate_figures_are_shown_when_one_is_shipped():
     assert table.loc[("street model", "lane cell f1"), "val"] == pytest.approx(shipped["val"]["lane_cell_f1"])
     assert table.loc[("street model", "lane cell f1"), "test"] == pytest.approx(shipped["test"]["lane_cell_f1"])
     before = card["incumbent"]["scores"]["val"]["lane_cell_f1"]
-    assert table.loc[("top-down model, street view", "lane cell f1"), "val"] == pytest.approx(before)
+    assert table.loc[("the model it replaced", "lane cell f1"), "val"] == pytest.approx(before)
 
 
 def test_street_model_table_reads_a_card():
@@ -137,6 +137,6 @@ def test_street_model_table_reads_a_card():
     assert [(row["model"], row["metric"]) for row in rows] == [
         ("street model", "lane cell f1"),
         ("street model", "lane cell recall"),
-        ("top-down model, street view", "lane cell f1"),
+        ("the model it replaced", "lane cell f1"),
     ]
     assert rows[0]["val"] == 0.6 and rows[0]["test"] == 0.58

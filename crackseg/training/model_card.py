@@ -84,10 +84,10 @@ def domain_table(card: dict[str, Any]) -> pd.DataFrame:
 
 def street_model_table(card: dict[str, Any]) -> pd.DataFrame:
     """The street model's gate figures: lane cell F1, precision and recall at its conf, val and test, with the
-    model it replaced (the top-down model run through the street view) beside it."""
+    model it replaced (at its promotion, through the same street view) beside it."""
     rows = []
     scored = {"street model": card.get("domains", {}).get("survey_vehicle", {})}
-    scored["top-down model, street view"] = card.get("incumbent", {}).get("scores", {})
+    scored["the model it replaced"] = card.get("incumbent", {}).get("scores", {})
     for model, scores in scored.items():
         for metric in ("lane_cell_f1", "lane_cell_precision", "lane_cell_recall"):
             values = {split: scores.get(split, {}).get(metric) for split in ("val", "test")}
