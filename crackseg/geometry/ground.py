@@ -137,17 +137,6 @@ class GroundView:
         self._masks["visible"] = warped > 0
         return self._masks["visible"]
 
-    def mask_to_frame(self, top_mask: np.ndarray) -> np.ndarray:
-        """Warp a bird's-eye mask back onto the frame, cut to the region."""
-        warped = cv2.warpPerspective(
-            top_mask.astype(np.uint8),
-            np.linalg.inv(self.image_to_top),
-            self.frame_wh,
-            flags=cv2.INTER_NEAREST,
-            borderValue=0,
-        )
-        return (warped > 0) & self.region_mask()
-
     def labels_to_frame(self, top_labels: np.ndarray) -> np.ndarray:
         """Warp a bird's-eye label image (0 = nothing, k = instance k; uint16) onto the frame, cut to the region."""
         warped = cv2.warpPerspective(
