@@ -121,6 +121,9 @@ def build_parser() -> argparse.ArgumentParser:
     survey.add_argument("--no-frames", action="store_true", help="do not write each frame's overlay and top view")
     survey.add_argument("--out", type=Path, required=True, help="output folder")
     survey.add_argument("--resume", action="store_true", help="skip the frames already done in --out")
+    survey.add_argument("--engine", choices=("local", "ray"), default="local", help="inspect here, or on Ray")
+    survey.add_argument("--address", default=None, help="Ray cluster address (default: start a local Ray)")
+    survey.add_argument("--workers", type=int, default=2, help="Ray actors, one model each (--engine ray)")
     _add_inference_arguments(survey, PREPROCESSORS)
 
     commands.add_parser("info", help="the model in use and its card")
@@ -653,8 +656,20 @@ def command_survey(args: argparse.Namespace) -> int:
         save_frames=not args.no_frames,
     )
     measurement = MeasurementSettings(severity_thresholds_mm=tuple(args.severity_mm))
-    with _library_output_to_stderr(), _progress_bar("frame") as progress:
-        segmenter = Segmenter(default_model_path("street"), backend=args.backend)
+    weights = default_model_path("street")
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(_library_output_to_stderr())
+        progress = stack.enter_context(_progress_bar("frame"))
+        segmenter, engine = None, None
+        if args.engine == "ray":  # frames are decoded here, inspected on Ray actors (one model each)
+            from functools import partial
+
+            from crackseg.survey.ray_inspect import RaySurveyEngine
+
+            make_segmenter = partial(Segmenter, weights, backend=args.backend)
+            engine = stack.enter_context(RaySurveyEngine(make_segmenter, address=args.address, workers=args.workers))
+        else:
+            segmenter = Segmenter(weights, backend=args.backend)
         result = run_survey(
             args.paths,
             segmenter,
@@ -666,6 +681,7 @@ def command_survey(args: argparse.Namespace) -> int:
             measurement=measurement,
             resume=args.resume,
             progress=progress,
+            engine=engine,
         )
     for note in result.warnings:
         print(f"warning: {note}", file=sys.stderr)

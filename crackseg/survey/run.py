@@ -6,7 +6,10 @@ one at a time; each sample's pieces are appended to ``pieces.jsonl`` as it
 finishes (with ``state.json`` recording the inputs and settings), so a crash loses
 only the frame in flight and ``resume=True`` skips the samples already done.
 Findings, sections, tables, GeoJSON and the report are made from that file at
-the end. ``progress(done, total, name)`` is called after each sample.
+the end. ``progress(done, total, name)`` is called after each sample. Where the
+frames are inspected is the engine's business (``sample_inspection.LocalEngine``
+here, ``ray_inspect.RaySurveyEngine`` on Ray); decoding, sampling and writing stay
+here, in sample order, so both engines write the same files.
 """
 
 from __future__ import annotations
@@ -21,21 +24,19 @@ from typing import Any
 import pandas as pd
 
 from crackseg.core.json_values import dumps
-from crackseg.export.encoding import overlay_jpeg_bytes
-from crackseg.export.overlays import draw_overlay
 from crackseg.export.tables import csv_bytes
 from crackseg.geometry.camera import DEFAULT_PROFILE, CameraProfile
 from crackseg.inference.segmenter import InferenceSettings
 from crackseg.measurement.measure import MeasurementSettings
-from crackseg.pipeline.street import StreetViews, inspect_street_frame
 from crackseg.survey.errors import SurveyError
-from crackseg.survey.findings import CrackPiece, frame_pieces, merge_pieces
+from crackseg.survey.findings import CrackPiece, merge_pieces
 from crackseg.survey.frames import is_video_path, iter_frames, probe_video
 from crackseg.survey.outputs import findings_table, samples_table, write_tables
 from crackseg.survey.photos import iter_photos, photo_samples
 from crackseg.survey.rating import INDEX_NAME, RatingScheme
 from crackseg.survey.report import write_report
 from crackseg.survey.route import Route
+from crackseg.survey.sample_inspection import InspectionJob, LocalEngine, SurveyEngine
 from crackseg.survey.sampling import Sample, plan_video_samples
 from crackseg.survey.sections import cut_sections, sections_table
 from crackseg.survey.track import parse_time, read_track
@@ -112,10 +113,13 @@ def run_survey(
     measurement: MeasurementSettings | None = None,
     resume: bool = False,
     progress: Progress | None = None,
+    engine: SurveyEngine | None = None,
 ) -> SurveyResult:
     """Survey a video (with a GPS track or a speed) or geotagged photos; write everything into ``out_dir``.
 
-    ``segmenter`` is anything with ``predict(rgb, settings) -> CrackPrediction`` (a ``Segmenter``).
+    ``segmenter`` is anything with ``predict(rgb, settings) -> CrackPrediction`` (a ``Segmenter``), used here;
+    or ``engine`` inspects the samples elsewhere (``ray_inspect.RaySurveyEngine``; ``segmenter`` is then unused).
+    Frames are decoded and sampled here either way, and the results are written in sample order.
     """
     settings = settings or SurveySettings()
     profile = profile or DEFAULT_PROFILE
@@ -135,27 +139,22 @@ def run_survey(
         frames = _photo_frames(paths, samples)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    state = _state(paths, track_path, profile, settings, inference, measurement, segmenter)
+    engine = engine or LocalEngine(segmenter)
+    state = _state(paths, track_path, profile, settings, inference, measurement, engine.model_info())
     done = _start(out, state, resume)
-    views = StreetViews(profile)
     failed: set[int] = {index for index, ok in done.items() if not ok}
     total = len(samples)
+    job = InspectionJob(profile, inference, measurement, settings.save_frames)
     with (out / "pieces.jsonl").open("a", encoding="utf-8") as log:
         count = len(done)
-        for sample, rgb, error in frames(lambda s: s.index not in done):
-            pieces: list[CrackPiece] = []
-            if rgb is None:
+        for sample, outcome, error in engine.inspect(frames(lambda s: s.index not in done), job):
+            if outcome is None:
                 notes.append(error or f"{sample.name}: could not be decoded; its slice is not surveyed")
                 failed.add(sample.index)
             else:
-                view = views.for_frame(rgb)
-                inspection = inspect_street_frame(segmenter, rgb, sample.name, view, inference, measurement)
-                if inspection.street is None:
-                    raise SurveyError(f"{sample.name}: the street inspection returned no top view")
-                pieces = frame_pieces(inspection.street.top_prediction, view, sample, measurement)
-                if settings.save_frames:
-                    _save_frame_images(out, sample, inspection)
-            record = {"sample": sample.index, "ok": rgb is not None, "pieces": [p.to_dict() for p in pieces]}
+                _save_frame_images(out, sample, outcome.images)
+            pieces = outcome.pieces if outcome is not None else ()
+            record = {"sample": sample.index, "ok": outcome is not None, "pieces": [p.to_dict() for p in pieces]}
             log.write(json.dumps(record) + "\n")
             log.flush()
             count += 1
@@ -231,16 +230,12 @@ def _photo_frames(paths: list[Path], samples: list[Sample]) -> FrameSource:
     return frames
 
 
-def _save_frame_images(out: Path, sample: Sample, inspection: Any) -> None:
-    for folder in ("overlays", "top"):
-        (out / "frames" / folder).mkdir(parents=True, exist_ok=True)
+def _save_frame_images(out: Path, sample: Sample, images: dict[str, bytes]) -> None:
+    """Write a sample's ``{"overlays": jpeg, "top": jpeg}`` as ``frames/<kind>/<index>_<name>.jpg``."""
     stem = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in Path(sample.name).stem)[:100]
-    stem = f"{sample.index:05d}_{stem}"
-    overlay = draw_overlay(inspection.rgb, inspection.prediction, show_boxes=False)
-    (out / "frames" / "overlays" / f"{stem}.jpg").write_bytes(overlay_jpeg_bytes(overlay))
-    street = inspection.street
-    top = draw_overlay(street.top_rgb, street.top_prediction, show_boxes=False)
-    (out / "frames" / "top" / f"{stem}.jpg").write_bytes(overlay_jpeg_bytes(top))
+    for folder, data in images.items():
+        (out / "frames" / folder).mkdir(parents=True, exist_ok=True)
+        (out / "frames" / folder / f"{sample.index:05d}_{stem}.jpg").write_bytes(data)
 
 
 def _state(
@@ -250,12 +245,11 @@ def _state(
     settings: SurveySettings,
     inference: InferenceSettings,
     measurement: MeasurementSettings,
-    segmenter: Any,
+    model: dict[str, Any],
 ) -> dict[str, Any]:
     """What a resumed run must share with the first: inputs (name, size, mtime), track content, every setting."""
     files = [p for path in paths for p in (sorted(path.rglob("*")) if path.is_dir() else [path]) if p.is_file()]
     track_hash = hashlib.sha256(Path(track_path).read_bytes()).hexdigest() if track_path else None
-    info = segmenter.info() if hasattr(segmenter, "info") else {"model": type(segmenter).__name__}
     return {
         "inputs": [[str(p), p.stat().st_size, int(p.stat().st_mtime)] for p in files],
         "track_sha256": track_hash,
@@ -266,7 +260,7 @@ def _state(
             "severity_thresholds_mm": list(measurement.severity_thresholds_mm),
             "type_tolerance_deg": measurement.type_tolerance_deg,
         },
-        "model": info,
+        "model": model,
     }
 
 
@@ -277,10 +271,19 @@ def _start(out: Path, state: dict[str, Any], resume: bool) -> dict[int, bool]:
     if resume and state_path.exists() and log_path.exists():
         if state_path.read_text(encoding="utf-8") != text:
             raise SurveyError(f"--resume: the inputs or settings differ from the run in {out}; use a new --out")
+        _drop_partial_line(log_path)
         return {record["sample"]: record["ok"] for record in _records(log_path)}
     state_path.write_text(text, encoding="utf-8")
     log_path.write_text("", encoding="utf-8")
     return {}
+
+
+def _drop_partial_line(path: Path) -> None:
+    """Cut a last line a crash left unfinished, so the next record appended starts on a line of its own."""
+    with path.open("rb+") as handle:
+        data = handle.read()
+        if data and not data.endswith(b"\n"):
+            handle.truncate(data.rfind(b"\n") + 1)
 
 
 def _records(path: Path) -> Iterator[dict[str, Any]]:
