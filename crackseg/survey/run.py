@@ -39,7 +39,7 @@ from crackseg.survey.route import Route
 from crackseg.survey.sample_inspection import InspectionJob, LocalEngine, SurveyEngine
 from crackseg.survey.sampling import Sample, plan_video_samples
 from crackseg.survey.sections import cut_sections, sections_table
-from crackseg.survey.track import parse_time, read_track
+from crackseg.survey.track import Track, parse_time, read_track
 
 Progress = Callable[[int, int, str], None]
 
@@ -192,7 +192,7 @@ def _video_plan(
             start = parse_time(settings.video_start, "--video-start")
         elif settings.offset_s is not None:
             start = track.start_s + settings.offset_s
-        elif info.creation_time_s is not None and track.start_s <= info.creation_time_s <= track.end_s:
+        elif info.creation_time_s is not None and _overlaps(info.creation_time_s, info.duration_s, track):
             start = info.creation_time_s
             notes.append("video synchronised by its recorded creation time")
         else:
@@ -219,6 +219,15 @@ def _video_plan(
             yield todo[index], rgb, error
 
     return route, samples, notes, frames
+
+
+def _overlaps(start_s: float, duration_s: float, track: Track) -> bool:
+    """Whether a video from ``start_s`` lasting ``duration_s`` shares any time with the track.
+
+    A recording may start before the GPS logger has its first fix: its creation time still places it, and
+    the seconds before the track are left unsurveyed (with a warning), not shifted onto the track's start.
+    """
+    return start_s <= track.end_s and start_s + duration_s >= track.start_s
 
 
 def _photo_frames(paths: list[Path], samples: list[Sample]) -> FrameSource:
