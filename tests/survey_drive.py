@@ -4,6 +4,7 @@ frame by frame through a known camera into an MP4, with a matching GPX at a know
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,17 +82,22 @@ def render_frame(texture: np.ndarray, view: GroundView, chainage_m: float) -> np
     return frame
 
 
+def drive_frames(length_m: float = 70.0, speed_mps: float = 10.0, fps: float = 15.0) -> Iterator[np.ndarray]:
+    """The drive's RGB frames, one every ``1 / fps`` seconds from chainage 0 to ``length_m``."""
+    view = GroundView.for_frame(PROFILE, PROFILE.image_wh)
+    texture = road_texture(length_m + 10)
+    for k in range(int(round(length_m / speed_mps * fps)) + 1):
+        yield render_frame(texture, view, speed_mps * k / fps)
+
+
 def write_drive(
     folder: Path, length_m: float = 70.0, speed_mps: float = 10.0, fps: float = 15.0, name: str = "drive.mp4"
 ) -> tuple[Path, Path]:
-    """Render the drive into ``folder/drive.mp4`` and its GPX (one fix a second); returns both paths."""
-    view = GroundView.for_frame(PROFILE, PROFILE.image_wh)
-    texture = road_texture(length_m + 10)
+    """Render the drive into ``folder/drive.mp4`` (mp4v) and its GPX (one fix a second); returns both paths."""
     duration = length_m / speed_mps
     video = folder / name
-    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), fps, view.frame_wh)
-    for k in range(int(round(duration * fps)) + 1):
-        frame = render_frame(texture, view, speed_mps * k / fps)
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), fps, PROFILE.image_wh)
+    for frame in drive_frames(length_m, speed_mps, fps):
         writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
     writer.release()
     gpx = folder / "drive.gpx"
