@@ -1,11 +1,13 @@
 """Where `crackseg predict`'s time to the first result goes: imports, model loading, first prediction.
 
 Replays, in one fresh process, what ``python -m crackseg predict`` does before its first
-row: import the CLI, the segmenter, the batch writer and the inspection pipeline, then
-Ultralytics (with torch) and torchvision (Ultralytics' ``AutoBackend.warmup`` imports it
-for its NMS, on every backend), open the model on ``--backend`` (warm-up included), and
-predict one image twice. Each stage is printed with its wall-clock and CPU seconds since
-the start; on a shared machine the CPU seconds are the steadier figure.
+row: import the CLI, the segmenter, the batch writer and the inspection pipeline, open
+the model on ``--backend`` (warm-up included), and predict one image twice; then say
+whether torch, torchvision or Ultralytics were imported on the way (the OpenVINO
+backends run without them; ``torch`` and ``onnx`` go through Ultralytics). The stages
+run one after the other here; the CLI overlaps the model's opening with the pipeline's
+imports. Each stage is printed with its wall-clock and CPU seconds since the start; on a
+shared machine the CPU seconds are the steadier figure.
 
     python benchmarks/startup_stages.py [--backend auto] [--image PATH]
 """
@@ -59,16 +61,9 @@ def main(argv: list[str] | None = None) -> int:
     from crackseg.pipeline.inspection import inspect_payloads  # noqa: F401
 
     mark("import the batch writer and the pipeline (pandas, scikit-image, ...)", last)
-    from crackseg.core.offline import enforce_offline
+    from crackseg.core.offline import offline_environment
 
-    with contextlib.redirect_stdout(sys.stderr):
-        enforce_offline()  # the CLI's first Ultralytics import happens here too
-    import ultralytics  # noqa: F401
-
-    mark("import Ultralytics (with torch)", last)
-    import torchvision  # noqa: F401
-
-    mark("import torchvision (Ultralytics' AutoBackend imports it for NMS)", last)
+    offline_environment()
     with contextlib.redirect_stdout(sys.stderr):
         segmenter = Segmenter(backend=args.backend)
     mark(f"open the model ({segmenter.backend}), warm-up included", last)
@@ -79,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     mark("decode and predict the first image", last)
     segmenter.predict(rgb)
     mark("predict it again", last)
+    loaded = [name for name in ("torch", "torchvision", "ultralytics") if name in sys.modules]
+    print(f"\nimported on the way: {', '.join(loaded) or 'neither torch, torchvision nor Ultralytics'}")
     return 0
 
 

@@ -15,6 +15,7 @@ import logging
 import sys
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -304,13 +305,15 @@ def _library_output_to_stderr() -> Iterator[None]:
     first-run settings banner), which would break ``evaluate --json > out.json``.
     Its log handlers are pointed at stderr for the block and restored after it.
     """
-    from crackseg.core.offline import enforce_offline
+    from crackseg.core.offline import offline_environment
 
     with contextlib.redirect_stdout(sys.stderr):
-        enforce_offline()  # the first Ultralytics import (and its settings banner) happens here
-        from ultralytics.utils import LOGGER
-
-        handlers = [h for h in LOGGER.handlers if isinstance(h, logging.StreamHandler)]
+        offline_environment()
+        # Ultralytics' log handlers take ``sys.stdout`` when it is imported: imported inside this block (or not
+        # at all, on the native OpenVINO path) they write to stderr; imported earlier they are pointed there.
+        ultralytics_utils = sys.modules.get("ultralytics.utils")
+        logger = getattr(ultralytics_utils, "LOGGER", None)
+        handlers = [h for h in getattr(logger, "handlers", []) if isinstance(h, logging.StreamHandler)]
         streams = [h.stream for h in handlers]
         # assigned, not ``setStream``: that flushes the old stream, which may be closed (an embedding host's)
         for handler in handlers:
@@ -346,8 +349,6 @@ def command_predict(args: argparse.Namespace) -> int:
     from crackseg.inference.segmenter import Segmenter
     from crackseg.io.inputs import count_inputs, expand_paths
     from crackseg.measurement.measure import MeasurementSettings
-    from crackseg.pipeline.batch import BatchOptions, BatchWriter
-    from crackseg.pipeline.inspection import inspect_payloads, settings_record
 
     settings = _inference_settings(args)
     camera = _camera_profile(args) if args.view == "street" else None  # a bad profile fails before the model loads
@@ -361,8 +362,13 @@ def command_predict(args: argparse.Namespace) -> int:
         from crackseg.pipeline.ray_engine import check_reachable
 
         check_reachable(args.address)  # one line at once, before the model is loaded
-    with _library_output_to_stderr():
-        segmenter = Segmenter(default_model_path(args.view), backend=args.backend)
+    with _library_output_to_stderr(), ThreadPoolExecutor(1, thread_name_prefix="crackseg-open") as opener:
+        # The model compiles (OpenVINO releases the GIL) while the batch pipeline's modules import.
+        opening = opener.submit(Segmenter, default_model_path(args.view), backend=args.backend)
+        from crackseg.pipeline.batch import BatchOptions, BatchWriter
+        from crackseg.pipeline.inspection import inspect_payloads, settings_record
+
+        segmenter = opening.result()
         record = settings_record(segmenter, settings, measurement_settings, camera)
         record["outputs"] = {"reports": with_reports, "overlay": "jpeg", "per_image_files": not args.tables_only}
         options = BatchOptions(with_reports, args.format, per_image_files=not args.tables_only)

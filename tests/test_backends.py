@@ -177,16 +177,16 @@ def test_tiles_go_through_the_backend_in_batches(
 
 
 def _spy_model_calls(segmenter: Segmenter, monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Record the number of images in each call into the segmenter's Ultralytics model."""
+    """Record the number of images in each call into the segmenter's model."""
     calls: list[int] = []
     model = segmenter._model
-    original = model.predict
+    original = model.predict_rgb
 
     def counting(source: list[np.ndarray], **kwargs: object) -> list[object]:
         calls.append(len(source))
         return original(source, **kwargs)
 
-    monkeypatch.setattr(model, "predict", counting)
+    monkeypatch.setattr(model, "predict_rgb", counting)
     return calls
 
 

@@ -103,7 +103,7 @@ def test_masks_come_back_at_the_image_size(segmenter: Segmenter, crop: tuple[sli
 def test_rgb_input_equals_ultralytics_on_the_bgr_file(segmenter: Segmenter) -> None:
     """Ultralytics reads files with OpenCV (BGR); the Segmenter takes RGB and must flip it, once."""
     for path in SAMPLE_PATHS[:3]:
-        theirs = segmenter._model.predict(str(path), imgsz=416, conf=0.25, iou=0.7, verbose=False)[0]
+        theirs = segmenter._model.yolo.predict(str(path), imgsz=416, conf=0.25, iou=0.7, verbose=False)[0]
         assert theirs.masks is not None and tuple(theirs.masks.data.shape[1:]) == (416, 416)  # no letterbox
         their_union = theirs.masks.data.numpy().any(axis=0)
         rgb = cv2.imread(str(path))[:, :, ::-1].copy()

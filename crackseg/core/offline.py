@@ -13,11 +13,25 @@ from pathlib import Path
 
 
 def enforce_offline() -> None:
-    """Set the environment so Ultralytics never downloads or phones home.
+    """Set the environment so Ultralytics never downloads or phones home (imports Ultralytics).
 
-    ``YOLO_OFFLINE=1`` makes Ultralytics skip online checks; ``sync=False``
-    turns its analytics off. Its settings file goes to a writable folder
-    (``YOLO_CONFIG_DIR``) so a read-only home does not break it.
+    ``offline_environment`` first; then Ultralytics' ``sync`` setting is turned
+    off, which stops its analytics even where ``YOLO_OFFLINE`` were ignored.
+    """
+    offline_environment()
+    from ultralytics.utils import SETTINGS
+
+    if SETTINGS.get("sync", False):
+        SETTINGS.update({"sync": False})
+
+
+def offline_environment() -> None:
+    """The offline switches that need no Ultralytics import: for paths that run without it (native OpenVINO).
+
+    ``YOLO_OFFLINE=1`` makes an Ultralytics imported later skip online checks
+    and its analytics; its settings file goes to a writable folder
+    (``YOLO_CONFIG_DIR``) so a read-only home does not break it. OpenVINO's
+    telemetry is disarmed (``disable_openvino_telemetry``).
     """
     os.environ["YOLO_OFFLINE"] = "1"
     os.environ["YOLO_AUTOINSTALL"] = "False"  # never pip-install missing packages at run time
@@ -26,10 +40,6 @@ def enforce_offline() -> None:
         config_dir.mkdir(parents=True, exist_ok=True)
         os.environ["YOLO_CONFIG_DIR"] = str(config_dir)
     disable_openvino_telemetry()
-    from ultralytics.utils import SETTINGS
-
-    if SETTINGS.get("sync", False):
-        SETTINGS.update({"sync": False})
 
 
 def disable_openvino_telemetry() -> None:

@@ -1,10 +1,13 @@
 """Inference backends: PyTorch weights, their ONNX Runtime / OpenVINO exports, or the INT8 OpenVINO model.
 
-All of them run through Ultralytics' own predictor, so pre- and post-processing
-(letterbox, NMS, mask decoding) are the same code and the same
-``CrackPrediction`` comes out. Exports have dynamic input shapes, so Ultralytics
-letterboxes them minimally exactly as it does the PyTorch model, and one export
-serves any batch size (tiles) and image size.
+PyTorch and ONNX run through Ultralytics' own predictor
+(``UltralyticsSegmentationModel``). The OpenVINO models (FP32 and INT8) run
+directly on OpenVINO with the same letterbox, NMS and mask decoding in NumPy
+(``crackseg.inference.openvino_runner``): the same ``CrackPrediction`` comes
+out, without importing torch for a batch's first result. Exports have dynamic
+input shapes, letterboxed minimally exactly as the PyTorch model is, so one
+export serves any batch size (tiles) and image size. Every opened model has
+``predict_rgb(images, conf=, iou=, imgsz=, max_det=)``.
 
 Exports are made once, offline, into a cache folder next to the weights
 (``<weights dir>/.export-cache/<stem>-<sha12>/``), keyed by the weights'
@@ -28,17 +31,20 @@ import shutil
 import tempfile
 import threading
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 
 from crackseg.core.errors import ModelLoadError
 from crackseg.core.locations import PROJECT_ROOT, user_cache_root
-from crackseg.core.offline import enforce_offline
+from crackseg.core.offline import enforce_offline, offline_environment
 from crackseg.inference.int8_lookup import usable_int8_model
 from crackseg.inference.model_loading import file_sha256, load_yolo, verify_weights
+from crackseg.inference.openvino_runner import OpenVinoSegmentationModel
+from crackseg.inference.prediction import CrackPrediction
 
 INT8_BACKEND = "openvino-int8"
 BACKENDS = ("torch", "onnx", "openvino", INT8_BACKEND)
@@ -48,6 +54,8 @@ CACHE_DIR_NAME = ".export-cache"
 # Python modules each backend needs to run, and (superset) to be exported; all are in requirements.txt.
 _RUNTIME_MODULES = {"onnx": ("onnxruntime",), "openvino": ("openvino",), INT8_BACKEND: ("openvino",)}
 _EXPORT_MODULES = {"onnx": ("onnx", "onnxslim", "onnxruntime"), "openvino": ("openvino",)}
+
+_NATIVE_BACKENDS = ("openvino", INT8_BACKEND)  # run on OpenVINO directly (on the CPU), not through Ultralytics
 
 _EXPORT_LOCK = threading.Lock()
 _PRECISION_LOCK = threading.RLock()
@@ -153,20 +161,53 @@ def load_yolo_unchecked(path: Path) -> Any:
         raise ModelLoadError(f"{path}: cannot open model ({str(error).splitlines()[0][:160]})") from error
 
 
-def open_backend(weights: Path, backend: str = "torch", *, device: str = "cpu") -> tuple[Any, str, Path]:
-    """Open ``weights`` on ``backend``; returns ``(ultralytics model, backend used, file loaded)``.
+class UltralyticsSegmentationModel:
+    """An Ultralytics ``YOLO`` model (PyTorch weights or an export) behind ``predict_rgb``; ``yolo`` is the model."""
+
+    def __init__(self, yolo: Any, device: str = "cpu") -> None:
+        self.yolo = yolo
+        self.device = device
+
+    def predict_rgb(
+        self, images: Sequence[np.ndarray], *, conf: float, iou: float, imgsz: int, max_det: int
+    ) -> list[CrackPrediction]:
+        """Predictions for same-size RGB ``uint8`` images, at their original size.
+
+        Ultralytics takes arrays as BGR; ``cvtColor`` makes that copy (also of tile
+        views) several times faster than ``[..., ::-1]``.
+        """
+        bgr_images = [cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR) for rgb in images]
+        results = self.yolo.predict(
+            bgr_images,
+            conf=conf,
+            iou=iou,
+            imgsz=imgsz,
+            max_det=max_det,
+            device=self.device,
+            retina_masks=False,
+            verbose=False,
+        )
+        return [CrackPrediction.from_ultralytics(result) for result in results]
+
+
+SegmentationModel = UltralyticsSegmentationModel | OpenVinoSegmentationModel
+
+
+def open_backend(weights: Path, backend: str = "torch", *, device: str = "cpu") -> tuple[SegmentationModel, str, Path]:
+    """Open ``weights`` on ``backend``; returns ``(model, backend used, file loaded)``.
 
     ``auto`` tries OpenVINO, ONNX Runtime, then PyTorch, exporting on first use;
     a backend whose runtime is missing or that fails to export, load or run is
     skipped with a log message. An explicit backend that fails raises
     ``ModelLoadError``; an unknown name raises ``ValueError``. The model comes
-    back warmed up on ``device`` (one prediction on a small blank image).
+    back warmed up on ``device`` (one prediction on a small blank image). On the
+    CPU the OpenVINO backends run natively; on another ``device`` through Ultralytics.
     """
     if backend not in (*BACKENDS, "auto"):
         raise ValueError(f"backend must be one of {', '.join((*BACKENDS, 'auto'))}, got {backend!r}")
     weights = Path(weights)
     if backend == "torch":
-        return _warm_up(load_yolo(weights), weights, device), "torch", weights
+        return _warm_up(UltralyticsSegmentationModel(load_yolo(weights), device), weights), "torch", weights
     if backend != "auto":
         model, path = _open_exported(weights, backend, device)
         return model, backend, path
@@ -183,10 +224,10 @@ def open_backend(weights: Path, backend: str = "torch", *, device: str = "cpu") 
             _log.warning("backend %s unavailable, trying the next one: %s", candidate, error)
             continue
         return model, candidate, path
-    return _warm_up(load_yolo(weights), weights, device), "torch", weights
+    return _warm_up(UltralyticsSegmentationModel(load_yolo(weights), device), weights), "torch", weights
 
 
-def _open_exported(weights: Path, backend: str, device: str) -> tuple[Any, Path]:
+def _open_exported(weights: Path, backend: str, device: str) -> tuple[SegmentationModel, Path]:
     """Export if needed, open and warm up; a cached export that will not run is rebuilt once.
 
     The INT8 model is not made here (it needs a calibration dataset and an
@@ -209,10 +250,23 @@ def _open_exported(weights: Path, backend: str, device: str) -> tuple[Any, Path]
     return _open_runtime(path, device), path
 
 
-def _open_runtime(path: Path, device: str) -> Any:
-    """Open an exported model (FP32 for OpenVINO, see ``openvino_full_precision``) and warm it up."""
+def _open_runtime(path: Path, device: str) -> SegmentationModel:
+    """Open an exported model (FP32 for OpenVINO, see ``openvino_full_precision``) and warm it up.
+
+    OpenVINO folders on the CPU run natively (``OpenVinoSegmentationModel``), the rest through Ultralytics.
+    """
+    if path.is_dir() and path.name.endswith("_openvino_model") and device.lower() == "cpu":
+        return _warm_up(OpenVinoSegmentationModel(path), path)
     with openvino_full_precision():
-        return _warm_up(load_yolo_unchecked(path), path, device)
+        return _warm_up(UltralyticsSegmentationModel(load_yolo_unchecked(path), device), path)
+
+
+def ultralytics_model(model: SegmentationModel) -> Any:
+    """The Ultralytics ``YOLO`` behind an opened model, for its validator (a native OpenVINO one is opened again)."""
+    if isinstance(model, UltralyticsSegmentationModel):
+        return model.yolo
+    with openvino_full_precision():
+        return load_yolo_unchecked(model.folder)
 
 
 @contextlib.contextmanager
@@ -233,7 +287,7 @@ def openvino_full_precision() -> Iterator[None]:
     if importlib.util.find_spec("openvino") is None:
         yield
         return
-    enforce_offline()  # before the first ``import openvino``: that import alone would start its telemetry
+    offline_environment()  # before the first ``import openvino``: that import alone would start its telemetry
     import openvino
 
     original = openvino.Core
@@ -252,7 +306,15 @@ def openvino_full_precision() -> Iterator[None]:
 
 
 def compiled_precision(model: Any) -> str | None:
-    """The inference precision an Ultralytics model's OpenVINO runtime compiled with (``f32``), None if not OpenVINO."""
+    """The inference precision a model's OpenVINO runtime compiled with (``f32``), None if not OpenVINO.
+
+    ``model`` is an opened model (native or Ultralytics) or an Ultralytics ``YOLO``.
+    """
+    if isinstance(model, OpenVinoSegmentationModel):
+        compiled = model.compiled_model
+        return None if compiled is None else str(compiled.get_property("INFERENCE_PRECISION_HINT"))
+    if isinstance(model, UltralyticsSegmentationModel):
+        model = model.yolo
     runtime = getattr(getattr(getattr(model, "predictor", None), "model", None), "backend", None)
     compiled = getattr(runtime, "ov_compiled_model", None)
     if compiled is None:
@@ -260,11 +322,13 @@ def compiled_precision(model: Any) -> str | None:
     return str(compiled.get_property("INFERENCE_PRECISION_HINT"))
 
 
-def _warm_up(model: Any, path: Path, device: str) -> Any:
-    """Run one prediction on a blank 64x64 image so the runtime loads (and fails) now, on ``device``."""
+def _warm_up(model: SegmentationModel, path: Path) -> SegmentationModel:
+    """Run one prediction on a blank image so the runtime loads (and fails) now, on its device."""
+    blank = [np.zeros((EXPORT_IMGSZ, EXPORT_IMGSZ, 3), dtype=np.uint8)]  # the usual input shape: prepared now
     try:
-        with _quiet_ultralytics():
-            model.predict(np.zeros((64, 64, 3), dtype=np.uint8), imgsz=EXPORT_IMGSZ, device=device, verbose=False)
+        quiet = _quiet_ultralytics() if isinstance(model, UltralyticsSegmentationModel) else contextlib.nullcontext()
+        with quiet:
+            model.predict_rgb(blank, conf=0.25, iou=0.7, imgsz=EXPORT_IMGSZ, max_det=300)
     except Exception as error:  # noqa: BLE001 - any runtime failure means this backend cannot serve
         reason = str(error).strip().splitlines()[0][:160] if str(error).strip() else type(error).__name__
         raise ModelLoadError(f"{path}: the model does not run here ({reason})") from error

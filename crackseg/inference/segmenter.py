@@ -1,10 +1,10 @@
 """Inference: RGB arrays in, ``CrackPrediction`` out, on the operator's model.
 
-``Segmenter`` wraps one Ultralytics model (PyTorch weights or an ONNX /
-OpenVINO export of them) behind one call. It converts RGB to the BGR that
-Ultralytics expects for arrays, applies the chosen preprocessing, switches to
-tiled inference for large photos, and is safe to call from several threads
-(one lock around the model, which Ultralytics does not make thread-safe).
+``Segmenter`` wraps one opened model (PyTorch weights or an ONNX / OpenVINO
+export of them, see ``crackseg.inference.backends``) behind one call. It
+applies the chosen preprocessing, switches to tiled inference for large
+photos, and is safe to call from several threads (one lock around the model:
+neither Ultralytics nor an OpenVINO infer request is thread-safe).
 """
 
 from __future__ import annotations
@@ -17,12 +17,11 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
 from crackseg.core.errors import CrackSegError
 from crackseg.datasets.labelled import YoloDataset
-from crackseg.inference.backends import open_backend
+from crackseg.inference.backends import open_backend, ultralytics_model
 from crackseg.inference.model_loading import default_model_path, file_sha256
 from crackseg.inference.prediction import CrackPrediction, merge_duplicate_instances
 from crackseg.inference.preprocessing import PreprocessSpec, apply_preprocessing
@@ -128,6 +127,7 @@ class Segmenter:
         self.device = device
         self._model, self.backend, self.model_file = open_backend(self.weights, backend, device=device)
         self._lock = threading.Lock()
+        self._validation_model: Any = None  # the Ultralytics model its validator drives, opened on first use
 
     # -- model information -------------------------------------------------------------------------------------
     @cached_property
@@ -151,7 +151,9 @@ class Segmenter:
         Holds the model's lock: the validator drives the same Ultralytics model object as prediction.
         """
         with self._lock:
-            return validate_model(self._model, dataset, split, imgsz, device=self.device)
+            if self._validation_model is None:
+                self._validation_model = ultralytics_model(self._model)
+            return validate_model(self._validation_model, dataset, split, imgsz, device=self.device)
 
     # -- prediction --------------------------------------------------------------------------------------------
     def predict(self, rgb: np.ndarray, settings: InferenceSettings | None = None) -> CrackPrediction:
@@ -230,22 +232,12 @@ class Segmenter:
     def _infer(self, images: Sequence[np.ndarray], settings: InferenceSettings) -> list[CrackPrediction]:
         """One model call over RGB images (already preprocessed, all the same size for the same letterbox).
 
-        Returns full-size predictions. Ultralytics takes arrays as BGR; ``cvtColor``
-        makes that copy (also of tile views) several times faster than ``[..., ::-1]``.
+        Returns full-size predictions, duplicates merged as ``settings`` say.
         """
-        bgr_images = [cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR) for rgb in images]
         with self._lock:
-            results = self._model.predict(
-                bgr_images,
-                conf=settings.conf,
-                iou=settings.iou,
-                imgsz=settings.imgsz,
-                max_det=settings.max_det,
-                device=self.device,
-                retina_masks=False,
-                verbose=False,
+            predictions = self._model.predict_rgb(
+                images, conf=settings.conf, iou=settings.iou, imgsz=settings.imgsz, max_det=settings.max_det
             )
-        predictions = [CrackPrediction.from_ultralytics(result) for result in results]
         if settings.merge_overlap is None:
             return predictions
         return [merge_duplicate_instances(prediction, settings.merge_overlap) for prediction in predictions]
