@@ -348,11 +348,9 @@ def command_predict(args: argparse.Namespace) -> int:
     from crackseg.inference.model_loading import default_model_path
     from crackseg.inference.segmenter import Segmenter
     from crackseg.io.inputs import count_inputs, expand_paths
-    from crackseg.measurement.measure import MeasurementSettings
 
     settings = _inference_settings(args)
     camera = _camera_profile(args) if args.view == "street" else None  # a bad profile fails before the model loads
-    measurement_settings = MeasurementSettings(mm_per_px=args.mm_per_px, severity_thresholds_mm=tuple(args.severity_mm))
     total = count_inputs(args.paths)
     reports = "never" if args.no_reports else args.reports
     with_reports = reports == "always" or (reports == "auto" and total is not None and total <= REPORTS_AUTO_LIMIT)
@@ -363,11 +361,15 @@ def command_predict(args: argparse.Namespace) -> int:
 
         check_reachable(args.address)  # one line at once, before the model is loaded
     with _library_output_to_stderr(), ThreadPoolExecutor(1, thread_name_prefix="crackseg-open") as opener:
-        # The model compiles (OpenVINO releases the GIL) while the batch pipeline's modules import.
+        # The model compiles (OpenVINO releases the GIL) while the measurement and batch modules import.
         opening = opener.submit(Segmenter, default_model_path(args.view), backend=args.backend)
+        from crackseg.measurement.measure import MeasurementSettings
         from crackseg.pipeline.batch import BatchOptions, BatchWriter
         from crackseg.pipeline.inspection import inspect_payloads, settings_record
 
+        measurement_settings = MeasurementSettings(
+            mm_per_px=args.mm_per_px, severity_thresholds_mm=tuple(args.severity_mm)
+        )
         segmenter = opening.result()
         record = settings_record(segmenter, settings, measurement_settings, camera)
         record["outputs"] = {"reports": with_reports, "overlay": "jpeg", "per_image_files": not args.tables_only}

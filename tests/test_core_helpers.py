@@ -20,6 +20,8 @@ from crackseg.core.json_values import dumps, to_jsonable
         ("one chain", 4, [(2, 3), (0, 2)], [[0, 2, 3], [1]]),
         ("link order does not matter", 4, [(3, 2), (2, 0), (1, 1)], [[0, 2, 3], [1]]),
         ("two groups", 5, [(0, 4), (1, 3)], [[0, 4], [1, 3], [2]]),
+        ("a chain given backwards", 6, [(5, 4), (4, 3), (3, 2), (2, 1)], [[0], [1, 2, 3, 4, 5]]),
+        ("two groups joined late", 6, [(4, 5), (1, 2), (0, 5), (2, 4), (3, 3)], [[0, 1, 2, 4, 5], [3]]),
     ],
 )
 def test_linked_groups(scenario: str, count: int, links: list, groups: list) -> None:

@@ -14,9 +14,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jinja2
 import numpy as np
 
 from crackseg.export.encoding import rgb_to_jpeg_bytes
@@ -25,6 +24,9 @@ from crackseg.export.schema import CRACK_LABELS
 from crackseg.export.tables import cracks_table
 from crackseg.measurement.measure import ImageMeasurement
 
+if TYPE_CHECKING:
+    import jinja2
+
 REPORT_MAX_SIDE_PX = 1600
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 CONTENT_SECURITY_POLICY = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
@@ -32,7 +34,12 @@ CONTENT_SECURITY_POLICY = "default-src 'none'; img-src data:; style-src 'unsafe-
 
 @lru_cache(maxsize=1)
 def _environment() -> jinja2.Environment:
-    """The template environment: files from ``templates/``, autoescape on for every template, strict undefined."""
+    """The template environment: files from ``templates/``, autoescape on for every template, strict undefined.
+
+    jinja2 is imported here, on the first report: a large batch writes none and does not pay for it.
+    """
+    import jinja2
+
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
         autoescape=True,

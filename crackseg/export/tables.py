@@ -71,12 +71,23 @@ def images_table(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
 
 
 def csv_bytes(table: pd.DataFrame) -> bytes:
-    """A table as UTF-8 CSV, every text cell formula-neutralised."""
-    safe = table.copy()
-    for column in safe.columns:
-        if safe[column].dtype == object or pd.api.types.is_string_dtype(safe[column]):
-            safe[column] = safe[column].map(lambda value: csv_safe(value) if isinstance(value, str) else value)
-    return safe.to_csv(index=False).encode("utf-8")
+    """A table as UTF-8 CSV, every text cell formula-neutralised.
+
+    Only the text columns that hold a risky cell are rewritten (on a copy): the batch
+    journal calls this for every image, and rewriting every column cost more than the model.
+    """
+    neutralised = {}
+    for column in table.columns:
+        series = table[column]
+        if series.dtype == object or pd.api.types.is_string_dtype(series):
+            values = series.tolist()
+            if any(isinstance(value, str) and value[:1] in _FORMULA_STARTS for value in values):
+                neutralised[column] = [csv_safe(value) if isinstance(value, str) else value for value in values]
+    if neutralised:
+        table = table.copy()
+        for column, values in neutralised.items():
+            table[column] = pd.Series(values, index=table.index, dtype=object)
+    return table.to_csv(index=False).encode("utf-8")
 
 
 def cracks_csv_bytes(measurement: ImageMeasurement, image: str, source_path: str = "") -> bytes:

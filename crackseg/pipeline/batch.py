@@ -1,10 +1,10 @@
 """A batch written into an output folder as results arrive: pipelined, crash-safe and resumable.
 
 Why: a survey batch is 10^4-10^6 frames. Encoding the overlay, mask and report of one
-image runs in writer threads (OpenCV's encoders release the GIL) while the model works
-on the next; each finished image's rows are appended to ``images.csv`` and
-``cracks.csv`` at once (in input order), so a crash loses at most the images in
-flight. ``--resume`` reads those tables back, skips every input already done (same
+image, and its table rows as CSV, runs in writer threads (OpenCV's encoders and
+OpenVINO release the GIL) while the model works on the next; each finished image's
+rows are appended to ``images.csv`` and ``cracks.csv`` at once (in input order), so a
+crash loses at most the images in flight. ``--resume`` reads those tables back, skips every input already done (same
 ``source_path`` and same content SHA-256) and appends the rest: the final tables are
 the same as an uninterrupted run's. ``run.json`` records the settings; resuming with
 other settings is refused, naming the difference.
@@ -44,6 +44,7 @@ FILE_SUFFIXES = {"overlays": ".jpg", "masks": ".png", "cracks": ".csv", "json": 
 
 
 MAX_PIXELS_IN_FLIGHT = 40_000_000  # images being written at once: about 120 MB of RGB plus its overlay
+
 
 @dataclass(frozen=True)
 class BatchOptions:
@@ -93,7 +94,7 @@ class BatchWriter:
         self.totals = BatchTotals()
         self._used_stems: set[str] = set()
         self._done: set[tuple[str, str]] = set()
-        self._pending: deque[tuple[Future[None] | None, list[dict[str, Any]], dict[str, Any]]] = deque()
+        self._pending: deque[tuple[Future[_EncodedRows], dict[str, Any]]] = deque()
         self.out_dir.mkdir(parents=True, exist_ok=True)
         if resume:
             self._resume()
@@ -151,29 +152,24 @@ class BatchWriter:
 
     # -- writing -----------------------------------------------------------------------------------------------
     def add(self, result: Inspection | InspectionFailure, digest: str) -> None:
-        """Queue one result's files for the writer threads and its rows for the tables (written in input order)."""
+        """Queue one result's files and table rows for the writer threads (appended to the tables in input order)."""
         source = result.source_path or result.name
         if isinstance(result, Inspection):
             stem = unique_stem(result.name, self._used_stems)
-            future = self._pool.submit(self._write_files, result, stem) if self.options.per_image_files else None
-            cracks = result.cracks_table(source).to_dict("records")
             row = result.image_record(source, content_sha256=digest)
+            future = self._pool.submit(self._write_inspection, result, stem, source, row)
         else:
-            future, cracks = None, []
             row = image_record(result.name, source, error=result.error, content_sha256=digest, **self._view_columns)
-        self._enqueue(future, cracks, row)
+            future = self._pool.submit(_encode_rows, [], row)
+        self._enqueue(future, row)
 
     def add_row(self, row: dict[str, Any], cracks: list[dict[str, Any]], encoded: dict[str, bytes]) -> None:
         """Queue a result inspected elsewhere (a cluster worker): its table rows and its files by kind."""
-        future = None
-        if row["status"] == "ok":
-            stem = unique_stem(row["image"], self._used_stems)
-            if encoded:
-                future = self._pool.submit(self._write_encoded, encoded, stem)
-        self._enqueue(future, cracks, row)
+        stem = unique_stem(row["image"], self._used_stems) if row["status"] == "ok" else ""
+        self._enqueue(self._pool.submit(self._write_encoded, encoded, stem, cracks, row), row)
 
-    def _enqueue(self, future: Future[None] | None, cracks: list[dict[str, Any]], row: dict[str, Any]) -> None:
-        self._pending.append((future, cracks, row))
+    def _enqueue(self, future: Future[_EncodedRows], row: dict[str, Any]) -> None:
+        self._pending.append((future, row))
         self._flush(block=len(self._pending) > self.options.writer_threads)  # bounded: images in flight hold pixels
         # and by pixels: a few huge images in flight would otherwise hold gigabytes while the machine is slow
         while len(self._pending) > 1 and self._pixels_in_flight() > MAX_PIXELS_IN_FLIGHT:
@@ -183,37 +179,42 @@ class BatchWriter:
         """Pixels of the images whose files are still being written."""
         return sum(
             int(row.get("width_px") or 0) * int(row.get("height_px") or 0)
-            for future, _, row in self._pending
-            if future is not None and not future.done()
+            for future, row in self._pending
+            if not future.done()
         )
 
-    def _write_files(self, inspection: Inspection, stem: str) -> None:
-        for relative, data in inspection_files(inspection, self.record, stem, reports=self.options.reports):
-            target = self.out_dir / relative
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data)
+    def _write_inspection(self, inspection: Inspection, stem: str, source: str, row: dict[str, Any]) -> _EncodedRows:
+        """In a writer thread: the image's files (unless tables only), then its rows as CSV."""
+        if self.options.per_image_files:
+            for relative, data in inspection_files(inspection, self.record, stem, reports=self.options.reports):
+                target = self.out_dir / relative
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(data)
+        return _encode_rows(inspection.cracks_table(source).to_dict("records"), row)
 
-    def _write_encoded(self, encoded: dict[str, bytes], stem: str) -> None:
+    def _write_encoded(
+        self, encoded: dict[str, bytes], stem: str, cracks: list[dict[str, Any]], row: dict[str, Any]
+    ) -> _EncodedRows:
         for kind, data in encoded.items():
             target = self.out_dir / kind / f"{stem}{FILE_SUFFIXES[kind]}"
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data)
+        return _encode_rows(cracks, row)
 
     def _flush(self, *, block: bool) -> None:
         """Append the rows of every finished image at the head of the queue (waiting for one if ``block``)."""
         while self._pending:
-            future, cracks, row = self._pending[0]
-            if future is not None and not future.done() and not block:
+            future, row = self._pending[0]
+            if not future.done() and not block:
                 return
-            if future is not None:
-                future.result()  # an error writing files surfaces here
+            encoded = future.result()  # an error writing files surfaces here
             self._pending.popleft()
             block = False
-            _append(self.out_dir / CRACKS_TABLE, cracks, CRACK_COLUMNS)
-            _append(self.out_dir / IMAGES_TABLE, [row], IMAGE_COLUMNS)
+            _append_csv(self.out_dir / CRACKS_TABLE, encoded.cracks_csv)
+            _append_csv(self.out_dir / IMAGES_TABLE, encoded.image_csv)
             if row["status"] == "ok":
                 self.totals.inspected += 1
-                self.totals.cracks += len(cracks)
+                self.totals.cracks += encoded.crack_count
             else:
                 self.totals.failed += 1
                 self.totals.failures.append(
@@ -244,14 +245,35 @@ class BatchWriter:
         return self.totals
 
 
+@dataclass(frozen=True)
+class _EncodedRows:
+    """One image's table rows as CSV text with the header line (made in a writer thread)."""
+
+    cracks_csv: bytes
+    image_csv: bytes
+    crack_count: int
+
+
+def _encode_rows(cracks: list[dict[str, Any]], row: dict[str, Any]) -> _EncodedRows:
+    return _EncodedRows(
+        cracks_csv=csv_bytes(pd.DataFrame(cracks, columns=list(CRACK_COLUMNS))),
+        image_csv=csv_bytes(pd.DataFrame([row], columns=list(IMAGE_COLUMNS))),
+        crack_count=len(cracks),
+    )
+
+
 def _append(path: Path, rows: list[dict[str, Any]], columns: dict[str, str]) -> None:
     """Append rows to a CSV table (its header first when the file is new), flushed to the OS at once."""
+    _append_csv(path, csv_bytes(pd.DataFrame(rows, columns=list(columns))))
+
+
+def _append_csv(path: Path, data: bytes) -> None:
+    """Append CSV text that starts with its header: the header only when the file is new; flushed at once."""
     new = not path.is_file() or path.stat().st_size == 0
-    if not rows and not new:
-        return
-    data = csv_bytes(pd.DataFrame(rows, columns=list(columns)))
     if not new:
         data = data.split(b"\n", 1)[1]  # without the header line
+        if not data:
+            return
     with path.open("ab") as handle:
         handle.write(data)
         handle.flush()
