@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     mark("import crackseg.cli (argument parser)", last)
     from crackseg.inference.segmenter import Segmenter
 
-    mark("import the segmenter (numpy, OpenCV, SciPy sparse)", last)
+    mark("import the segmenter (numpy, OpenCV, PyYAML)", last)
     from crackseg.pipeline.batch import BatchWriter  # noqa: F401
     from crackseg.pipeline.inspection import inspect_payloads  # noqa: F401
 
