@@ -11,7 +11,12 @@ val, must beat the incumbent street model's (the top-down model while there is n
 by more than ``--min-gain``. The test split is evaluated at that conf and reported,
 never used to choose. A promotion strips the optimizer, writes the card (weights
 SHA-256, source, profile, view conf, val and test scores, date) and rebuilds the INT8
-model on the street data (gated within 0.01 mask mAP50 of FP32).
+model on the street data (gated within 0.01 mask mAP50 of FP32). That mask mAP50 on
+crops says little about the street view, so the INT8 model is then also checked the
+way the gate scores: its lane cell F1 on the val frames through the street pipeline at
+the chosen conf must be within ``INT8_MAX_DROP`` of the FP32 model's, or it is removed
+and ``auto`` runs the FP32 OpenVINO export. ``--check-int8`` runs that check alone on
+the installed street model.
 
     python train/promote_street.py /work/runs/street-s1/weights/best.pt \\
         --survey-root /work/data/biankatpas --data /work/data/street/data.yaml --promote
@@ -41,6 +46,7 @@ from crackseg.training.model_card import save_card  # noqa: E402
 
 DEFAULT_PROFILE_PATH = PROJECT_ROOT / "profiles" / "survey-vehicle-br.json"
 MIN_GAIN = 0.01
+INT8_MAX_DROP = 0.01  # lane cell F1 the INT8 street model may lose against FP32 on val
 
 
 def street_report(
@@ -52,6 +58,8 @@ def street_report(
     weights' SHA-256, the profile's name and where it inspects, and the split.
     """
     key = f"{file_sha256(weights)[:16]}-{profile.name}-{profile.inspect_on}-{split}"
+    if backend != "torch":  # the FP32 backends agree (tested); the INT8 model is another model
+        key += f"-{backend}"
     folder = None if cache is None else cache / key
     if folder is not None and (folder / "report.json").is_file():
         print(f"  {split}: stored report {folder}")
@@ -110,9 +118,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--run", default="", help="the training run's name, for the card")
     parser.add_argument("--out", type=Path, default=None, help="write the scores here (JSON)")
     parser.add_argument("--cache", type=Path, default=None, help="store and reuse evaluation reports here")
+    parser.add_argument("--check-int8", action="store_true", help="only check the installed INT8 street model")
     args = parser.parse_args(argv)
     try:
         profile = load_profile(args.profile)
+        if args.check_int8:
+            print(check_int8_street_model(profile, args.survey_root, args.cache))
+            return 0
         incumbent = default_model_path("street")
         scores: dict[str, Any] = {
             "profile": profile.name,
@@ -139,10 +151,46 @@ def main(argv: list[str] | None = None) -> int:
                 from train.promotion import refresh_int8_after_promotion
 
                 print(refresh_int8_after_promotion(STREET_MODEL, args.data, 416, STREET_MODEL_CARD))
+                print(check_int8_street_model(profile, args.survey_root, args.cache))
     except CrackSegError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 0
+
+
+def check_int8_street_model(profile: CameraProfile, survey_root: Path, cache: Path | None) -> str:
+    """The installed INT8 street model against its FP32 weights on the val frames; removed if it loses too much.
+
+    Both are scored at the card's street conf; the outcome goes on the card (``int8_street_check``).
+    """
+    from crackseg.training.int8_build import int8_model_dir
+    from crackseg.training.model_card import load_card
+
+    card = load_card(STREET_MODEL_CARD)
+    conf = float(card["views"]["street"]["conf"])
+    if not int8_model_dir(STREET_MODEL).is_dir():
+        return "no INT8 street model installed: nothing to check"
+    fp32 = street_scores(STREET_MODEL, profile, survey_root, "val", conf, "torch", cache)
+    int8 = street_scores(STREET_MODEL, profile, survey_root, "val", conf, "openvino-int8", cache)
+    drop = fp32["lane_cell_f1"] - int8["lane_cell_f1"]
+    passed = drop <= INT8_MAX_DROP
+    card["int8_street_check"] = {
+        "metric": "survey-vehicle val, 32-px cell F1 inside the lane, street pipeline",
+        "conf": conf,
+        "fp32": fp32,
+        "int8": int8,
+        "drop": round(drop, 4),
+        "max_drop": INT8_MAX_DROP,
+        "passed": passed,
+    }
+    if not passed:
+        shutil.rmtree(int8_model_dir(STREET_MODEL))
+    save_card(card, STREET_MODEL_CARD)
+    verdict = "kept" if passed else "REMOVED (auto uses FP32 OpenVINO)"
+    return (
+        f"INT8 street model {verdict}: val lane cell F1 {int8['lane_cell_f1']:.4f} against FP32 "
+        f"{fp32['lane_cell_f1']:.4f} at conf {conf} (drop {drop:+.4f}, at most {INT8_MAX_DROP})"
+    )
 
 
 def install_street_model(candidate: Path, scores: dict[str, Any], profile: CameraProfile, run: str) -> None:
