@@ -20,7 +20,7 @@ from benchmarks.load_test import CHROMIUM_ARGS, app_server, chromium_path
 
 pytestmark = pytest.mark.browser
 
-RESULT_TIMEOUT_MS = 120_000
+RESULT_TIMEOUT_MS = 300_000  # generous: on a loaded 2-core machine a survey run took over 120 s (44 s alone)
 COLD_SAMPLE = "2222.rf.bfd72b1a6235ed53983e11289c619b4e.jpg"
 WARM_SAMPLE = "1616.rf.c868709931a671796794fdbb95352c5a.jpg"
 
