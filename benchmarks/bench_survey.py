@@ -40,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywher
 
 from crackseg.geometry.camera import DEFAULT_PROFILE
 from crackseg.geometry.ground import GroundView
+from crackseg.inference.model_loading import default_model_path
 from crackseg.inference.segmenter import Segmenter
 from crackseg.survey.run import SurveySettings, run_survey
 
@@ -164,7 +165,7 @@ def main() -> None:
         render_s = time.perf_counter() - started
         video_mb = video.stat().st_size / 2**20
         print(f"rendered {args.seconds:g} s of video in {render_s:.0f} s ({video_mb:.0f} MB)", flush=True)
-        segmenter = Segmenter(backend=args.backend)
+        segmenter = Segmenter(default_model_path("street"), backend=args.backend)  # the model `survey` uses
         rss: list[tuple[int, float, float]] = []
         sampler = RssSampler(process, args.rss_every_s)
         begin = time.perf_counter()
