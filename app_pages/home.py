@@ -14,7 +14,13 @@ import streamlit as st
 
 from crackseg.core.locations import SHIPPED_MODEL, STREET_MODEL_CARD
 from crackseg.inference.model_loading import default_model_path
-from crackseg.training.model_card import domain_table, headline_metrics, load_card, street_model_table
+from crackseg.training.model_card import (
+    domain_table,
+    headline_metrics,
+    load_card,
+    street_int8_summary,
+    street_model_table,
+)
 from ui import segment_view as view
 from ui.resources import app_backend
 
@@ -198,6 +204,9 @@ def show_street_model(card: dict[str, Any]) -> None:
             "test": st.column_config.NumberColumn("test (reported only)", format="%.3f"),
         },
     )
+    summary = street_int8_summary(card)
+    if summary:
+        st.markdown(summary)
 
 
 def show_samples() -> None:

@@ -122,6 +122,21 @@ def test_the_street_models_gate_figures_are_shown_when_one_is_shipped():
     assert table.loc[("street model", "lane cell f1"), "test"] == pytest.approx(shipped["test"]["lane_cell_f1"])
     before = card["incumbent"]["scores"]["val"]["lane_cell_f1"]
     assert table.loc[("the model it replaced", "lane cell f1"), "val"] == pytest.approx(before)
+    check = card.get("int8_street_check")
+    if check:  # the INT8 street model's own check: its figures and what auto runs
+        text = next(block.value for block in at.markdown if "INT8 street model" in block.value)
+        assert f"FP32 {check['fp32']['lane_cell_f1']} vs INT8 {check['int8']['lane_cell_f1']}" in text
+        assert ("kept: `auto` runs it" in text) == check["passed"]
+
+
+@pytest.mark.parametrize(("passed", "verdict"), [(True, "kept"), (False, "removed")])
+def test_street_int8_summary_says_what_the_check_decided(passed: bool, verdict: str):
+    from crackseg.training.model_card import street_int8_summary
+
+    check = {"conf": 0.1, "fp32": {"lane_cell_f1": 0.727}, "int8": {"lane_cell_f1": 0.7164}, "max_drop": 0.01}
+    summary = street_int8_summary({"int8_street_check": check | {"passed": passed}})
+    assert "FP32 0.727 vs INT8 0.7164" in summary and verdict in summary
+    assert street_int8_summary({}) is None
 
 
 def test_street_model_table_reads_a_card():

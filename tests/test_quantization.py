@@ -8,6 +8,7 @@ shipped ``model/best_int8_openvino_model``; nothing under ``model/`` is written.
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 from pathlib import Path
 
@@ -17,7 +18,13 @@ import pytest
 from crackseg.core.errors import ModelLoadError
 from crackseg.core.locations import SHIPPED_MODEL
 from crackseg.inference.backends import INT8_BACKEND, compiled_precision, openvino_full_precision
-from crackseg.inference.int8_lookup import RECORD_NAME, int8_model_dir, load_record, usable_int8_model
+from crackseg.inference.int8_lookup import (
+    RECORD_NAME,
+    Int8Withdrawn,
+    int8_model_dir,
+    load_record,
+    usable_int8_model,
+)
 from crackseg.inference.model_loading import file_sha256
 from crackseg.inference.prediction import CrackPrediction
 from crackseg.inference.segmenter import Segmenter
@@ -236,6 +243,41 @@ def test_an_int8_model_that_is_not_trustworthy_is_refused_and_auto_falls_back(
     with pytest.raises(ModelLoadError, match=expected):
         Segmenter(weights, backend=INT8_BACKEND)
     assert Segmenter(weights, backend="auto").backend == "openvino"
+
+
+def _street_check(weights: Path, passed: bool) -> dict:
+    """A street card beside ``weights`` recording the INT8 lane-F1 check, as ``train/promote_street.py`` writes it."""
+    scores = {"fp32": {"lane_cell_f1": 0.7270}, "int8": {"lane_cell_f1": 0.7164}}
+    check = {"metric": "lane cell F1", "conf": 0.1, **scores, "drop": 0.0106, "max_drop": 0.01, "passed": passed}
+    return {"weights": {"sha256": file_sha256(weights)}, "int8_street_check": check}
+
+
+@pytest.mark.parametrize("case", ["removed by its check", "check passed", "card of other weights"])
+def test_a_removed_int8_model_is_reported_as_removed_not_as_missing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, case: str
+) -> None:
+    import crackseg.inference.int8_lookup as int8_lookup
+
+    monkeypatch.setattr(int8_lookup, "PROJECT_ROOT", tmp_path)
+    weights = tmp_path / "model" / "street" / "best.pt"
+    weights.parent.mkdir(parents=True)
+    shutil.copy2(SHIPPED_MODEL, weights)
+    card = _street_check(weights, passed=case == "check passed")
+    if case == "card of other weights":
+        card["weights"]["sha256"] = "0" * 64
+    (weights.parent / "card.json").write_text(json.dumps(card), encoding="utf-8")
+    with pytest.raises(ModelLoadError) as raised:
+        usable_int8_model(weights)
+    if case == "removed by its check":
+        assert isinstance(raised.value, Int8Withdrawn)
+        assert "INT8 0.7164 against FP32 0.7270" in str(raised.value) and "quantize" not in str(raised.value)
+    else:  # nothing was removed on purpose: the missing model is a fault with its remedy
+        assert not isinstance(raised.value, Int8Withdrawn)
+        assert "quantize" in str(raised.value)
+    with caplog.at_level(logging.INFO, logger="crackseg"):
+        assert Segmenter(weights, backend="auto").backend == "openvino"
+    warned = [record for record in caplog.records if record.levelno >= logging.WARNING and "INT8" in record.message]
+    assert bool(warned) == (case != "removed by its check")
 
 
 def test_stale_int8_model_beside_new_weights_is_removed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -41,7 +41,7 @@ import numpy as np
 from crackseg.core.errors import ModelLoadError
 from crackseg.core.locations import PROJECT_ROOT, user_cache_root
 from crackseg.core.offline import enforce_offline, offline_environment
-from crackseg.inference.int8_lookup import usable_int8_model
+from crackseg.inference.int8_lookup import Int8Withdrawn, usable_int8_model
 from crackseg.inference.model_loading import file_sha256, load_yolo, verify_weights
 from crackseg.inference.openvino_runner import OpenVinoSegmentationModel
 from crackseg.inference.prediction import CrackPrediction
@@ -220,6 +220,9 @@ def open_backend(weights: Path, backend: str = "torch", *, device: str = "cpu") 
             continue
         try:
             model, path = _open_exported(weights, candidate, device)
+        except Int8Withdrawn as error:
+            _log.info("backend %s not used, trying the next one: %s", candidate, error)
+            continue
         except ModelLoadError as error:
             _log.warning("backend %s unavailable, trying the next one: %s", candidate, error)
             continue

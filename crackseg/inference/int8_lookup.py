@@ -21,6 +21,15 @@ from crackseg.inference.model_loading import file_sha256
 
 INT8_SUFFIX = "_int8_openvino_model"
 RECORD_NAME = "quantization.json"
+CARD_NAME = "card.json"
+
+
+class Int8Withdrawn(ModelLoadError):
+    """The INT8 model of these weights was removed on purpose: it failed a check after it was built.
+
+    Not a fault to fix (``auto`` then runs the FP32 OpenVINO export, as intended), so callers log it
+    quietly instead of suggesting that one be made.
+    """
 
 
 @dataclass(frozen=True)
@@ -95,6 +104,8 @@ def usable_int8_model(weights: Path, sha256: str | None = None) -> Path:
     model_dir = int8_model_dir(weights)
     record = load_record(model_dir)
     hint = "make one with `python -m crackseg quantize --data DATA.yaml`"
+    if record is None and (reason := withdrawal_reason(weights)):
+        raise Int8Withdrawn(f"{weights}: no INT8 model, {reason}")
     if record is None:
         raise ModelLoadError(f"{weights}: no INT8 model ({model_dir.name}/{RECORD_NAME} missing or unreadable); {hint}")
     if record.source_sha256 != (sha256 or file_sha256(weights)):
@@ -108,3 +119,23 @@ def usable_int8_model(weights: Path, sha256: str | None = None) -> Path:
         if not path.is_file() or file_sha256(path) != expected:
             raise ModelLoadError(f"{path}: missing or damaged (SHA-256 differs from {RECORD_NAME})")
     return model_dir
+
+
+def withdrawal_reason(weights: Path) -> str | None:
+    """Why the INT8 model of ``weights`` was removed, from the card beside them; None if it was not.
+
+    ``train/promote_street.py`` removes an INT8 street model that loses more than its limit of lane
+    cell F1 against FP32 and records the check on the card (``int8_street_check``).
+    """
+    try:
+        card = json.loads((Path(weights).parent / CARD_NAME).read_text(encoding="utf-8"))
+        check = card["int8_street_check"]
+        if check.get("passed") is not False or card.get("weights", {}).get("sha256") != file_sha256(weights):
+            return None
+        return (
+            f"removed by its check: {check['metric']} INT8 {check['int8']['lane_cell_f1']:.4f} against FP32 "
+            f"{check['fp32']['lane_cell_f1']:.4f} at conf {check['conf']} (drop {check['drop']:.4f}, "
+            f"at most {check['max_drop']})"
+        )
+    except (OSError, ValueError, TypeError, AttributeError, KeyError):
+        return None

@@ -94,3 +94,21 @@ def street_model_table(card: dict[str, Any]) -> pd.DataFrame:
             if any(value is not None for value in values.values()):
                 rows.append({"model": model, "metric": metric.replace("_", " "), **values})
     return pd.DataFrame(rows, columns=["model", "metric", "val", "test"])
+
+
+def street_int8_summary(card: dict[str, Any]) -> str | None:
+    """One sentence on the street model's INT8 check (lane cell F1 against FP32 on the val frames); None without one."""
+    check = card.get("int8_street_check")
+    if not check:
+        return None
+    verdict = (
+        "kept: `auto` runs it"
+        if check.get("passed")
+        else "removed: `auto` runs the street model's OpenVINO FP32 export instead"
+    )
+    fp32, int8 = check.get("fp32", {}).get("lane_cell_f1", "?"), check.get("int8", {}).get("lane_cell_f1", "?")
+    return (
+        f"**INT8 street model**: lane cell F1 on the validation frames at conf {check.get('conf', '?')}, "
+        f"FP32 {fp32} vs INT8 {int8} "
+        f"(limit: {check.get('max_drop', '?')} below FP32), {verdict}."
+    )
