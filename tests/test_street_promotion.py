@@ -72,3 +72,34 @@ def test_without_an_int8_model_there_is_nothing_to_check(installed: Path, monkey
     int8_model_dir(installed).rmdir()
     monkeypatch.setattr(promote_street, "street_scores", lambda *args, **kwargs: pytest.fail("evaluated"))
     assert "nothing to check" in promote_street.check_int8_street_model(DEFAULT_PROFILE, Path("survey"), None)
+
+
+def test_the_gate_scores_the_file_that_ships_and_makes_it_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The candidate is stripped once into the cache; a promotion installs those very bytes (same SHA-256), so the
+    next gate finds the incumbent's reports under that hash."""
+    import torch
+
+    from crackseg.core.locations import SHIPPED_MODEL
+    from crackseg.inference.model_loading import file_sha256
+
+    candidate = tmp_path / "run" / "last.pt"
+    candidate.parent.mkdir()
+    checkpoint = torch.load(SHIPPED_MODEL, weights_only=False)
+    checkpoint["optimizer"] = {"state": {"padding": torch.zeros(200_000)}}  # a training checkpoint's extra weight
+    torch.save(checkpoint, candidate)
+    gated = promote_street.shipping_form(candidate, tmp_path / "cache")
+    assert gated.parent == tmp_path / "cache" / "shipping-form"
+    assert torch.load(gated, weights_only=False)["optimizer"] is None  # stripped
+    assert gated.stat().st_size < candidate.stat().st_size - 700_000
+    first = file_sha256(gated)
+    assert promote_street.shipping_form(candidate, tmp_path / "cache") == gated and file_sha256(gated) == first
+
+    target = tmp_path / "model" / "street" / "best.pt"
+    monkeypatch.setattr(promote_street, "STREET_MODEL", target)
+    monkeypatch.setattr(promote_street, "STREET_MODEL_CARD", target.parent / "card.json")
+    gate = {"val_lane_cell_f1_gain": 0.02, "min_gain": 0.01, "passed": True}
+    scores = {"candidate_scores": {"val": {"conf": 0.1}}, "incumbent": "old", "incumbent_scores": {}, "gate": gate}
+    promote_street.install_street_model(gated, candidate, scores, DEFAULT_PROFILE, "run")
+    card = json.loads((target.parent / "card.json").read_text(encoding="utf-8"))
+    assert file_sha256(target) == first == card["weights"]["sha256"]
+    assert card["weights"]["source"] == str(candidate)

@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
+import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -131,7 +132,8 @@ def main(argv: list[str] | None = None) -> int:
             "incumbent": str(incumbent),
             "candidate": str(args.candidate),
         }
-        for role, weights in (("incumbent", incumbent), ("candidate", args.candidate)):
+        gated = shipping_form(args.candidate, args.cache)
+        for role, weights in (("incumbent", incumbent), ("candidate", gated)):
             print(f"{role}: {weights}")
             val = street_scores(weights, profile, args.survey_root, "val", None, args.backend, args.cache)
             test = street_scores(weights, profile, args.survey_root, "test", val["conf"], args.backend, args.cache)
@@ -146,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.out is not None:
             args.out.write_text(dumps(scores), encoding="utf-8")
         if passed and args.promote:
-            install_street_model(args.candidate, scores, profile, args.run)
+            install_street_model(gated, args.candidate, scores, profile, args.run)
             if args.data is not None:
                 from train.promotion import refresh_int8_after_promotion
 
@@ -193,13 +195,33 @@ def check_int8_street_model(profile: CameraProfile, survey_root: Path, cache: Pa
     )
 
 
-def install_street_model(candidate: Path, scores: dict[str, Any], profile: CameraProfile, run: str) -> None:
-    """Copy the candidate into ``model/street/`` (optimizer stripped) and write its card."""
+def shipping_form(candidate: Path, cache: Path | None) -> Path:
+    """The candidate as it would ship (optimizer stripped, weights stored in half precision), made once.
+
+    The gate scores this file, and a promotion installs its very bytes, so the scores on the card are the
+    shipped file's, and the next gate finds the incumbent's reports in ``cache`` under its SHA-256 (stripping
+    again would stamp a new date, so a new hash). Kept in ``cache/shipping-form/`` (a temporary folder
+    without a cache), named by the candidate's hash.
+    """
     from ultralytics.utils.torch_utils import strip_optimizer
 
+    folder = Path(tempfile.mkdtemp(prefix="street-gate-")) if cache is None else cache / "shipping-form"
+    folder.mkdir(parents=True, exist_ok=True)
+    stripped = folder / f"{file_sha256(candidate)[:16]}.pt"
+    if not stripped.is_file():
+        partial = stripped.with_suffix(".partial.pt")
+        shutil.copy2(candidate, partial)
+        strip_optimizer(str(partial))
+        partial.replace(stripped)
+    return stripped
+
+
+def install_street_model(
+    gated: Path, candidate: Path, scores: dict[str, Any], profile: CameraProfile, run: str
+) -> None:
+    """Install the gated file (the candidate's shipping form) as ``model/street/best.pt`` and write its card."""
     STREET_MODEL.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(candidate, STREET_MODEL)
-    strip_optimizer(str(STREET_MODEL))
+    shutil.copy2(gated, STREET_MODEL)
     candidate_scores = scores["candidate_scores"]
     card = {
         "model": "YOLOv8n-seg, the street view's model (chosen by --view street)",
