@@ -144,6 +144,30 @@ def test_region_masks_limit_the_cell_scores(tmp_path: Path) -> None:
     assert report.cell_sweep["f1"][report.cell_sweep["thresholds"].index(0.7)] == 1.0  # scored in the lane
 
 
+def test_a_finer_cell_grid_runs_the_model_down_to_its_lowest_conf(tmp_path: Path) -> None:
+    """A true crack at conf 0.03 and a false alarm at 0.08: the default grid (from 0.05) never sees the crack, the
+    street gate's grid (from 0.02) finds it at 0.02-0.03, and the model was run down to 0.02 for it."""
+    rgb = np.full((32, 64, 3), 90, np.uint8)
+    truth = np.zeros((32, 64), bool)
+    truth[10, 5:20] = True
+    Image.fromarray(rgb).save(tmp_path / "raw.png")
+    Image.fromarray(truth.astype(np.uint8) * 255).save(tmp_path / "crack.png")
+    predicted = np.zeros((2, 32, 64), bool)
+    predicted[0, 9:12, 4:21] = True  # the crack, at low confidence
+    predicted[1, 5:8, 40:60] = True  # a false alarm, a little surer
+    answers = {90: CrackPrediction.from_masks(predicted, np.array([0.03, 0.08], np.float32))}
+    item = LabelledImage(tmp_path / "raw.png", mask_path=tmp_path / "crack.png")
+    default = evaluate(FixedSegmenter(answers), [item], InferenceSettings(conf=0.25))
+    assert default.cell_sweep["thresholds"][0] == 0.05 and default.cell_sweep["best_f1"] == 0.0
+    confs = (0.02, 0.03, 0.04, 0.05, 0.1)
+    fine = evaluate(FixedSegmenter(answers), [item], InferenceSettings(conf=0.25), cell_thresholds=confs)
+    assert fine.cell_sweep["thresholds"] == list(confs)
+    assert fine.cell_sweep["f1"] == pytest.approx([2 / 3, 2 / 3, 0.0, 0.0, 0.0])
+    assert fine.cell_sweep["best_threshold"] == 0.02
+    # the other scores are those of the default run: the extra low-conf instance is only in the cell sweep
+    assert fine.pixel == default.pixel and fine.instance == default.instance and fine.sweep == default.sweep
+
+
 # --- the shipped model on the samples ---------------------------------------------------------------------
 
 

@@ -47,6 +47,10 @@ from crackseg.training.model_card import save_card  # noqa: E402
 
 DEFAULT_PROFILE_PATH = PROJECT_ROOT / "profiles" / "survey-vehicle-br.json"
 MIN_GAIN = 0.01
+# The confs the gate chooses among: finely at the low end, where the street models' best lies (their
+# confidences on the sparse-labelled frames are low, and fall as training goes on), then every 0.05.
+STREET_CONFS = (0.02, 0.03, 0.04, 0.05, 0.06, 0.07, 0.08, 0.09, 0.10, *(round(0.15 + 0.05 * i, 2) for i in range(17)))
+SWEEP_VERSION = "confs2"  # in the cache key: reports swept on another grid are not reused
 INT8_MAX_DROP = 0.01  # lane cell F1 the INT8 street model may lose against FP32 on val
 
 
@@ -55,10 +59,10 @@ def street_report(
 ) -> EvaluationReport:
     """The street-pipeline evaluation of ``weights`` on one split, stored under ``cache`` and reused from there.
 
-    One report serves every conf: its cell sweep covers each threshold from 0.05 up. The cache key is the
-    weights' SHA-256, the profile's name and where it inspects, and the split.
+    One report serves every conf: its cell sweep covers each of ``STREET_CONFS``. The cache key is the
+    weights' SHA-256, the profile's name and where it inspects, the split and the sweep's version.
     """
-    key = f"{file_sha256(weights)[:16]}-{profile.name}-{profile.inspect_on}-{split}"
+    key = f"{file_sha256(weights)[:16]}-{profile.name}-{profile.inspect_on}-{split}-{SWEEP_VERSION}"
     if backend != "torch":  # the FP32 backends agree (tested); the INT8 model is another model
         key += f"-{backend}"
     folder = None if cache is None else cache / key
@@ -70,6 +74,7 @@ def street_report(
         segmenter,
         survey_items(survey_root, split),
         InferenceSettings(),
+        cell_thresholds=STREET_CONFS,
         source=f"{survey_root}:{split}",
         progress=lambda done, total, name: print(f"  {split} {done}/{total}", end="\r", flush=True),
     )

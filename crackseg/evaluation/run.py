@@ -213,11 +213,14 @@ class LabelledPrediction:
 
 
 def predict_labelled(
-    segmenter: Segmenter, item: LabelledImage, settings: InferenceSettings | None = None
+    segmenter: Segmenter,
+    item: LabelledImage,
+    settings: InferenceSettings | None = None,
+    sweep_min_conf: float = SWEEP_MIN_CONF,
 ) -> LabelledPrediction:
     """Load ``item``, read its truth and predict it: the one per-image step of ``evaluate``.
 
-    The model runs once at ``min(conf, SWEEP_MIN_CONF)`` without merging
+    The model runs once at ``min(conf, sweep_min_conf)`` without merging
     duplicates; ``prediction`` keeps the instances scoring at least
     ``settings.conf`` and then merges duplicates as ``Segmenter.predict`` does
     at that ``conf``. Raises ``CrackSegError`` when the image or its labels
@@ -226,7 +229,7 @@ def predict_labelled(
     settings = settings or InferenceSettings()
     rgb = item.load_rgb()
     truth = item.truth_masks((rgb.shape[1], rgb.shape[0]))
-    sweep_settings = dataclasses.replace(settings, conf=min(settings.conf, SWEEP_MIN_CONF), merge_overlap=None)
+    sweep_settings = dataclasses.replace(settings, conf=min(settings.conf, sweep_min_conf), merge_overlap=None)
     all_instances = segmenter.predict(rgb, sweep_settings)
     prediction = all_instances.with_min_confidence(settings.conf)
     if settings.merge_overlap is not None:
@@ -291,6 +294,7 @@ def evaluate(
     *,
     tolerance_px: int = 2,
     cell_px: int = DEFAULT_CELL_PX,
+    cell_thresholds: Sequence[float] | None = None,
     source: str = "",
     progress: ProgressCallback | None = None,
 ) -> EvaluationReport:
@@ -300,7 +304,9 @@ def evaluate(
     (a cell is cracked when it holds a crack pixel): over the whole image, and inside
     each item's region mask where items have one (the surveyed lane), plus the cell F1
     at every confidence threshold (in the regions where given) to choose a view's
-    default ``conf`` on validation data. Images that cannot be read, or whose labels
+    default ``conf`` on validation data: at ``cell_thresholds`` (default 0.05, 0.10, ..., 0.95; a model
+    whose best lies at the low end is swept more finely there, the model then runs down to the lowest).
+    Images that cannot be read, or whose labels
     are malformed, are listed in ``failures`` (one line each) and skipped; an
     evaluation with no usable image raises ``DatasetError``.
     """
@@ -308,13 +314,14 @@ def evaluate(
     pixel, tolerance = PixelMetrics(), ToleranceMetrics(tolerance_px=tolerance_px)
     instance, sweep = InstanceMetrics(iou_threshold=0.5), ThresholdSweep(tolerance_px=tolerance_px)
     cells, region_cells = CellMetrics(cell_px), CellMetrics(cell_px)
-    cell_sweep = CellSweep(DEFAULT_THRESHOLDS, cell_px)
+    cell_sweep = CellSweep(DEFAULT_THRESHOLDS if cell_thresholds is None else cell_thresholds, cell_px)
+    sweep_min_conf = min(SWEEP_MIN_CONF, float(cell_sweep.thresholds.min()))
     rows, failures = [], []
     for index, item in enumerate(items):
         if progress is not None:
             progress(index, len(items), item.name)
         try:
-            result = predict_labelled(segmenter, item, settings)
+            result = predict_labelled(segmenter, item, settings, sweep_min_conf)
             region = item.region_mask((result.rgb.shape[1], result.rgb.shape[0]))
         except CrackSegError as error:
             failures.append(str(error))

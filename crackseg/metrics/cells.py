@@ -160,7 +160,9 @@ class CellSweep(AccumulatingMetric[CellSweepResult]):
         padded[:height, :width] = score_map
         cell_scores = padded.reshape(rows, self.cell_px, cols, self.cell_px).max(axis=(1, 3))[counted]
         truth_cells = cell_grid(truth, self.cell_px)[counted]
-        predicted = cell_scores[None, :] >= self.thresholds[:, None]
+        # compared in float32, as the scores are and as the product's conf filter compares them: a score of
+        # exactly t (0.03 as float32 is below 0.03 as float64) counts at t
+        predicted = cell_scores[None, :] >= self.thresholds.astype(np.float32)[:, None]
         tp = np.count_nonzero(predicted & truth_cells[None, :], axis=1)
         fp = np.count_nonzero(predicted & ~truth_cells[None, :], axis=1)
         fn = np.count_nonzero(truth_cells) - tp
