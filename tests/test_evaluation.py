@@ -168,6 +168,35 @@ def test_a_finer_cell_grid_runs_the_model_down_to_its_lowest_conf(tmp_path: Path
     assert fine.pixel == default.pixel and fine.instance == default.instance and fine.sweep == default.sweep
 
 
+class RecordingSegmenter(FixedSegmenter):
+    """A fixed segmenter that records the conf it is run at."""
+
+    def __init__(self, answers: dict[int, CrackPrediction]) -> None:
+        super().__init__(answers)
+        self.confs: list[float] = []
+
+    def predict(self, rgb: np.ndarray, settings: InferenceSettings | None = None) -> CrackPrediction:
+        self.confs.append(settings.conf if settings else 0.25)
+        return super().predict(rgb, settings)
+
+
+@pytest.mark.parametrize(
+    ("thresholds", "sweep_min_conf", "run_at"),
+    [(None, 0.05, 0.05), ((0.02, 0.1), 0.05, 0.02), ((0.1,), 0.1, 0.1), ((0.1,), 0.05, 0.05)],
+)
+def test_the_model_runs_once_at_the_lowest_conf_the_sweeps_need(
+    tmp_path: Path, thresholds: tuple[float, ...] | None, sweep_min_conf: float, run_at: float
+) -> None:
+    """A sweep's values come from one run at its floor; a run at the conf itself (floor = the one threshold) is
+    what the product does there."""
+    Image.fromarray(np.full((8, 8, 3), 30, np.uint8)).save(tmp_path / "raw.png")
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / "crack.png")
+    segmenter = RecordingSegmenter({30: CrackPrediction.empty((8, 8))})
+    item = LabelledImage(tmp_path / "raw.png", mask_path=tmp_path / "crack.png")
+    evaluate(segmenter, [item], InferenceSettings(conf=0.25), cell_thresholds=thresholds, sweep_min_conf=sweep_min_conf)
+    assert segmenter.confs == [run_at]
+
+
 # --- the shipped model on the samples ---------------------------------------------------------------------
 
 

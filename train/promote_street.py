@@ -42,27 +42,43 @@ from crackseg.evaluation.run import EvaluationReport, evaluate  # noqa: E402
 from crackseg.geometry.camera import CameraProfile, load_profile  # noqa: E402
 from crackseg.inference.model_loading import default_model_path, file_sha256  # noqa: E402
 from crackseg.inference.segmenter import InferenceSettings, Segmenter  # noqa: E402
+from crackseg.metrics.sweep import DEFAULT_THRESHOLDS  # noqa: E402
 from crackseg.pipeline.street import StreetSegmenter  # noqa: E402
 from crackseg.training.model_card import save_card  # noqa: E402
 
 DEFAULT_PROFILE_PATH = PROJECT_ROOT / "profiles" / "survey-vehicle-br.json"
 MIN_GAIN = 0.01
-# The confs the gate chooses among: finely at the low end, where the street models' best lies (their
-# confidences on the sparse-labelled frames are low, and fall as training goes on), then every 0.05.
-STREET_CONFS = (0.02, 0.03, 0.04, 0.05, 0.06, 0.07, 0.08, 0.09, 0.10, *(round(0.15 + 0.05 * i, 2) for i in range(17)))
-SWEEP_VERSION = "confs2"  # in the cache key: reports swept on another grid are not reused
+# The confs the gate chooses among, from one sweep run at the lowest. A sweep's value at a conf is not what
+# the product does there: pieces found below the conf but merged across tiles into a crack above it enlarge
+# that crack, and the lower the run, the more (the street model's val lane cell F1 at 0.10 was 0.727 swept
+# from 0.05 and 0.710 swept from 0.02, so a finer grid from 0.02 was dropped). So the sweep only chooses;
+# every figure the gate compares and reports comes from a run at the chosen conf (``street_scores``).
+STREET_CONFS = tuple(float(value) for value in DEFAULT_THRESHOLDS)
+SWEEP_VERSION = ""  # in the cache key when not empty: reports swept on another grid are not reused
 INT8_MAX_DROP = 0.01  # lane cell F1 the INT8 street model may lose against FP32 on val
 
 
 def street_report(
-    weights: Path, profile: CameraProfile, survey_root: Path, split: str, backend: str, cache: Path | None
+    weights: Path,
+    profile: CameraProfile,
+    survey_root: Path,
+    split: str,
+    backend: str,
+    cache: Path | None,
+    at_conf: float | None = None,
 ) -> EvaluationReport:
     """The street-pipeline evaluation of ``weights`` on one split, stored under ``cache`` and reused from there.
 
-    One report serves every conf: its cell sweep covers each of ``STREET_CONFS``. The cache key is the
-    weights' SHA-256, the profile's name and where it inspects, the split and the sweep's version.
+    Without ``at_conf``, a sweep: the model runs once at the lowest of ``STREET_CONFS`` and its cell sweep
+    scores each of them, to choose a conf. With ``at_conf``, the model runs at that conf, as the product
+    does, and the report's cell scores are exact there. The cache key is the weights' SHA-256, the profile's
+    name and where it inspects, the split, and the conf of an exact run.
     """
-    key = f"{file_sha256(weights)[:16]}-{profile.name}-{profile.inspect_on}-{split}-{SWEEP_VERSION}"
+    key = f"{file_sha256(weights)[:16]}-{profile.name}-{profile.inspect_on}-{split}"
+    if SWEEP_VERSION:
+        key += f"-{SWEEP_VERSION}"
+    if at_conf is not None:
+        key += f"-at{at_conf:g}"
     if backend != "torch":  # the FP32 backends agree (tested); the INT8 model is another model
         key += f"-{backend}"
     folder = None if cache is None else cache / key
@@ -70,13 +86,15 @@ def street_report(
         print(f"  {split}: stored report {folder}")
         return EvaluationReport.load(folder)
     segmenter = StreetSegmenter(Segmenter(weights, backend=backend), profile)
+    label = split if at_conf is None else f"{split} at conf {at_conf:g}"
     report = evaluate(
         segmenter,
         survey_items(survey_root, split),
-        InferenceSettings(),
-        cell_thresholds=STREET_CONFS,
+        InferenceSettings() if at_conf is None else InferenceSettings(conf=at_conf),
+        cell_thresholds=STREET_CONFS if at_conf is None else (at_conf,),
+        sweep_min_conf=min(STREET_CONFS) if at_conf is None else at_conf,
         source=f"{survey_root}:{split}",
-        progress=lambda done, total, name: print(f"  {split} {done}/{total}", end="\r", flush=True),
+        progress=lambda done, total, name: print(f"  {label} {done}/{total}", end="\r", flush=True),
     )
     if folder is not None:
         report.save(folder)
@@ -92,24 +110,27 @@ def street_scores(
     backend: str,
     cache: Path | None = None,
 ) -> dict[str, Any]:
-    """Lane cell F1 (32 px) of ``weights`` through the street pipeline on one split.
+    """Lane cell F1 (32 px) of ``weights`` through the street pipeline on one split, at one conf, exactly.
 
-    With ``conf`` None (val) the conf is chosen here, as the one with the best lane cell F1;
-    otherwise the sweep's value at ``conf`` is reported (test).
+    With ``conf`` None (val) the conf is chosen here, as the one with the best lane cell F1 in the sweep;
+    the figures returned are then those of a run at that conf (``swept_lane_cell_f1`` keeps the sweep's).
     """
-    report = street_report(weights, profile, survey_root, split, backend, cache)
-    sweep = report.cell_sweep
-    thresholds = [round(float(t), 4) for t in sweep["thresholds"]]
-    chosen = float(sweep["best_threshold"]) if conf is None else conf
-    index = min(range(len(thresholds)), key=lambda i: abs(thresholds[i] - chosen))
-    return {
+    swept = None
+    if conf is None:
+        sweep = street_report(weights, profile, survey_root, split, backend, cache).cell_sweep
+        conf = round(float(sweep["best_threshold"]), 4)
+        swept = round(float(sweep["best_f1"]), 4)
+    report = street_report(weights, profile, survey_root, split, backend, cache, at_conf=conf)
+    cells = report.cell_sweep
+    scores = {
         "split": split,
         "frames": report.images,
-        "conf": round(chosen, 4),
-        "lane_cell_f1": round(float(sweep["f1"][index]), 4),
-        "lane_cell_precision": round(float(sweep["precision"][index]), 4),
-        "lane_cell_recall": round(float(sweep["recall"][index]), 4),
+        "conf": conf,
+        "lane_cell_f1": round(float(cells["f1"][0]), 4),
+        "lane_cell_precision": round(float(cells["precision"][0]), 4),
+        "lane_cell_recall": round(float(cells["recall"][0]), 4),
     }
+    return scores if swept is None else scores | {"swept_lane_cell_f1": swept}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -295,6 +295,7 @@ def evaluate(
     tolerance_px: int = 2,
     cell_px: int = DEFAULT_CELL_PX,
     cell_thresholds: Sequence[float] | None = None,
+    sweep_min_conf: float = SWEEP_MIN_CONF,
     source: str = "",
     progress: ProgressCallback | None = None,
 ) -> EvaluationReport:
@@ -304,8 +305,11 @@ def evaluate(
     (a cell is cracked when it holds a crack pixel): over the whole image, and inside
     each item's region mask where items have one (the surveyed lane), plus the cell F1
     at every confidence threshold (in the regions where given) to choose a view's
-    default ``conf`` on validation data: at ``cell_thresholds`` (default 0.05, 0.10, ..., 0.95; a model
-    whose best lies at the low end is swept more finely there, the model then runs down to the lowest).
+    default ``conf`` on validation data: at ``cell_thresholds`` (default 0.05, 0.10, ..., 0.95). The model
+    runs once, at the lowest of ``sweep_min_conf``, the lowest threshold and ``conf``, and the sweeps come
+    from that run; instances merged across tiles then hold pieces found below a threshold, so a sweep's
+    value differs from a run at that conf. ``sweep_min_conf=conf, cell_thresholds=(conf,)`` scores ``conf``
+    exactly as the product runs it.
     Images that cannot be read, or whose labels
     are malformed, are listed in ``failures`` (one line each) and skipped; an
     evaluation with no usable image raises ``DatasetError``.
@@ -315,13 +319,13 @@ def evaluate(
     instance, sweep = InstanceMetrics(iou_threshold=0.5), ThresholdSweep(tolerance_px=tolerance_px)
     cells, region_cells = CellMetrics(cell_px), CellMetrics(cell_px)
     cell_sweep = CellSweep(DEFAULT_THRESHOLDS if cell_thresholds is None else cell_thresholds, cell_px)
-    sweep_min_conf = min(SWEEP_MIN_CONF, float(cell_sweep.thresholds.min()))
+    run_conf = min(sweep_min_conf, float(cell_sweep.thresholds.min()))
     rows, failures = [], []
     for index, item in enumerate(items):
         if progress is not None:
             progress(index, len(items), item.name)
         try:
-            result = predict_labelled(segmenter, item, settings, sweep_min_conf)
+            result = predict_labelled(segmenter, item, settings, run_conf)
             region = item.region_mask((result.rgb.shape[1], result.rgb.shape[0]))
         except CrackSegError as error:
             failures.append(str(error))
