@@ -77,7 +77,7 @@ def street_report(
     key = f"{file_sha256(weights)[:16]}-{profile.name}-{profile.inspect_on}-{split}"
     if SWEEP_VERSION:
         key += f"-{SWEEP_VERSION}"
-    if at_conf is not None:
+    if at_conf is not None and at_conf != min(STREET_CONFS):  # the sweep's own run is exact at its floor
         key += f"-at{at_conf:g}"
     if backend != "torch":  # the FP32 backends agree (tested); the INT8 model is another model
         key += f"-{backend}"
@@ -91,7 +91,7 @@ def street_report(
         segmenter,
         survey_items(survey_root, split),
         InferenceSettings() if at_conf is None else InferenceSettings(conf=at_conf),
-        cell_thresholds=STREET_CONFS if at_conf is None else (at_conf,),
+        cell_thresholds=STREET_CONFS if at_conf is None or at_conf == min(STREET_CONFS) else (at_conf,),
         sweep_min_conf=min(STREET_CONFS) if at_conf is None else at_conf,
         source=f"{survey_root}:{split}",
         progress=lambda done, total, name: print(f"  {label} {done}/{total}", end="\r", flush=True),
@@ -122,13 +122,14 @@ def street_scores(
         swept = round(float(sweep["best_f1"]), 4)
     report = street_report(weights, profile, survey_root, split, backend, cache, at_conf=conf)
     cells = report.cell_sweep
+    index = [round(float(value), 4) for value in cells["thresholds"]].index(round(conf, 4))
     scores = {
         "split": split,
         "frames": report.images,
         "conf": conf,
-        "lane_cell_f1": round(float(cells["f1"][0]), 4),
-        "lane_cell_precision": round(float(cells["precision"][0]), 4),
-        "lane_cell_recall": round(float(cells["recall"][0]), 4),
+        "lane_cell_f1": round(float(cells["f1"][index]), 4),
+        "lane_cell_precision": round(float(cells["precision"][index]), 4),
+        "lane_cell_recall": round(float(cells["recall"][index]), 4),
     }
     return scores if swept is None else scores | {"swept_lane_cell_f1": swept}
 
