@@ -105,7 +105,7 @@ def build_three_domain(
     counts = {"train": SplitCounts(), "val": SplitCounts()}
     crack_seg = YoloDataset.from_yaml(sources.crack_seg_yaml)
     for split, source_split in (("train", "train"), ("val", "val")):
-        target = _fresh_split(out_dir / split)
+        target = fresh_split(out_dir / split)
         progress(f"crack-seg {source_split}")
         for image_path in crack_seg.split_paths(source_split):
             label = label_path_for(image_path)
@@ -116,7 +116,7 @@ def build_three_domain(
 
     progress("DeepCrack")
     deepcrack_items = mask_folder_items(sources.deepcrack_train_dir / "images", sources.deepcrack_train_dir / "masks")
-    deepcrack_val = _fresh_split(out_dir / "deepcrack-val", labels="masks")
+    deepcrack_val = fresh_split(out_dir / "deepcrack-val", labels="masks")
     for index, item in enumerate(deepcrack_items):
         lines = mask_to_yolo_lines(read_binary_mask(item.mask_path), settings.deepcrack_conversion)
         if index % DEEPCRACK_VAL_EVERY == DEEPCRACK_VAL_EVERY - 1:
@@ -140,7 +140,7 @@ def build_three_domain(
             for stem, crop_rgb, crop_lines in _survey_crops(
                 frame.image_path, frame.crack_mask(), settings.survey_conversion
             ):
-                _write_crop(crop_rgb, crop_lines, out_dir / split, f"sv_{stem}")
+                write_crop(crop_rgb, crop_lines, out_dir / split, f"sv_{stem}")
                 counts[split].add("survey_vehicle", len(crop_lines))
 
     data_yaml = out_dir / "data.yaml"
@@ -180,7 +180,7 @@ def _survey_crops(
         yield f"{stem}_x{x0}", rgb[:size, x0 : x0 + size], mask_to_yolo_lines(crop, crop_settings)
 
 
-def _fresh_split(folder: Path, labels: str = "labels") -> Path:
+def fresh_split(folder: Path, labels: str = "labels") -> Path:
     """Empty ``folder/images`` and ``folder/<labels>`` (only files this builder wrote are there)."""
     for sub in ("images", labels):
         path = folder / sub
@@ -216,7 +216,7 @@ def _write_labelled(image_path: Path, lines: list[str], split_dir: Path, stem: s
         (split_dir / "labels" / f"{stem}.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-def _write_crop(rgb: np.ndarray, lines: list[str], split_dir: Path, stem: str) -> None:
+def write_crop(rgb: np.ndarray, lines: list[str], split_dir: Path, stem: str) -> None:
     """Write a crop as JPEG (quality 95) and its label lines."""
     if not cv2.imwrite(str(split_dir / "images" / f"{stem}.jpg"), rgb[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, 95]):
         raise DatasetError(f"{split_dir}: cannot write {stem}.jpg")

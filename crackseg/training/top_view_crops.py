@@ -21,18 +21,17 @@ Layout of ``out_dir``::
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 import yaml
 
 from crackseg.core.errors import DatasetError
 from crackseg.datasets.mask_to_yolo import ConversionSettings, close_dashes, mask_to_yolo_lines
 from crackseg.datasets.survey_vehicle import survey_frames
-from crackseg.datasets.three_domain import SURVEY_CLOSING_PX
+from crackseg.datasets.three_domain import SURVEY_CLOSING_PX, fresh_split, write_crop
 from crackseg.geometry.camera import CameraProfile
 from crackseg.geometry.ground import GroundView
 from crackseg.inference.tiling import tile_starts
@@ -103,7 +102,7 @@ def build_top_view_crops(
     for split in ("train", "val"):
         frames = survey_frames(survey_root, split)
         progress(f"{split}: {len(frames)} frames")
-        split_dir = _fresh(out_dir / split)
+        split_dir = fresh_split(out_dir / split)
         counts[split] = {"frames": len(frames), "images": 0, "instances": 0, "empty": 0}
         for index, frame in enumerate(frames):
             rgb = load_image(frame.image_path)
@@ -114,7 +113,7 @@ def build_top_view_crops(
             stem = frame.image_path.stem.removesuffix("_RAW")
             for row, crop_rgb, crop_mask in (crops[i] for i in keep):
                 lines = mask_to_yolo_lines(crop_mask, conversion)
-                _write(split_dir, f"svt_{stem}_y{row}", crop_rgb, lines)
+                write_crop(crop_rgb, lines, split_dir, f"svt_{stem}_y{row}")
                 counts[split]["images"] += 1
                 counts[split]["instances"] += len(lines)
                 counts[split]["empty"] += not lines
@@ -131,27 +130,3 @@ def build_top_view_crops(
     }
     (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
     return data_yaml
-
-
-def _fresh(split_dir: Path) -> Path:
-    """``split_dir/images`` and ``labels``, emptied of earlier files (only this builder writes there)."""
-    for sub in ("images", "labels"):
-        folder = split_dir / sub
-        folder.mkdir(parents=True, exist_ok=True)
-        for entry in _files(folder):
-            entry.unlink()
-    for cache in split_dir.glob("*.cache"):
-        cache.unlink()
-    return split_dir
-
-
-def _files(folder: Path) -> Iterable[Path]:
-    return [entry for entry in folder.iterdir() if entry.is_file() or entry.is_symlink()]
-
-
-def _write(split_dir: Path, stem: str, rgb: np.ndarray, lines: list[str]) -> None:
-    """A crop as JPEG (quality 95) and its label lines (no label file for a crack-free crop)."""
-    if not cv2.imwrite(str(split_dir / "images" / f"{stem}.jpg"), rgb[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, 95]):
-        raise DatasetError(f"{split_dir}: cannot write {stem}.jpg")
-    if lines:
-        (split_dir / "labels" / f"{stem}.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
