@@ -103,3 +103,95 @@ def test_the_gate_scores_the_file_that_ships_and_makes_it_once(tmp_path: Path, m
     card = json.loads((target.parent / "card.json").read_text(encoding="utf-8"))
     assert file_sha256(target) == first == card["weights"]["sha256"]
     assert card["weights"]["source"] == str(candidate)
+
+
+def reports_with(exact_f1: dict[float, float], swept_f1: dict[float, float], requests: list[float | None]) -> Any:
+    """A stand-in for ``street_report``: the sweep (run at the floor, exact there) and runs at given confs."""
+    from types import SimpleNamespace
+
+    def street_report(weights, profile, root, split, backend, cache, at_conf=None):  # noqa: ANN001, ANN202
+        requests.append(at_conf)
+        floor = min(promote_street.STREET_CONFS)
+        if at_conf is None or at_conf == floor:  # the sweep's own run
+            grid = list(promote_street.STREET_CONFS)
+            f1 = [swept_f1.get(conf, 0.0) for conf in grid]
+            best = max(range(len(grid)), key=lambda index: f1[index])
+            sweep = {"thresholds": grid, "f1": f1, "precision": f1, "recall": f1}
+            return SimpleNamespace(images=223, cell_sweep=sweep | {"best_f1": f1[best], "best_threshold": grid[best]})
+        value = exact_f1[at_conf]
+        return SimpleNamespace(
+            images=223, cell_sweep={"thresholds": [at_conf], "f1": [value], "precision": [value], "recall": [value]}
+        )
+
+    return street_report
+
+
+@pytest.mark.parametrize(
+    ("exact_at_best", "conf", "f1"),
+    [(0.7450, 0.07, 0.7450), (0.7350, 0.05, 0.7413)],
+    ids=["the sweep's best is confirmed", "the floor's own run wins"],
+)
+def test_the_conf_is_chosen_on_the_fine_grid_and_confirmed_by_a_run_at_it(
+    monkeypatch: pytest.MonkeyPatch, exact_at_best: float, conf: float, f1: float
+) -> None:
+    requests: list[float | None] = []
+    swept = {0.05: 0.7413, 0.06: 0.7440, 0.07: 0.7460, 0.08: 0.7420, 0.10: 0.7043}
+    monkeypatch.setattr(promote_street, "street_report", reports_with({0.07: exact_at_best}, swept, requests))
+    scores = promote_street.street_scores(Path("w.pt"), DEFAULT_PROFILE, Path("root"), "val", None, "torch")
+    assert scores["conf"] == conf and scores["lane_cell_f1"] == f1
+    assert scores["swept_lane_cell_f1"] == 0.7460
+    assert requests == [None, 0.07, 0.05]  # the sweep, the run at its best, the floor (the sweep's own run)
+    if conf == 0.05:
+        assert scores["refused_conf"] == 0.07 and scores["refused_conf_lane_cell_f1"] == exact_at_best
+    else:
+        assert "refused_conf" not in scores
+    # test is then scored at the chosen conf only
+    requests.clear()
+    test = promote_street.street_scores(Path("w.pt"), DEFAULT_PROFILE, Path("root"), "test", scores["conf"], "torch")
+    assert requests == [scores["conf"]] and test["conf"] == conf
+
+
+def test_a_best_conf_at_the_floor_needs_no_second_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    requests: list[float | None] = []
+    monkeypatch.setattr(promote_street, "street_report", reports_with({}, {0.05: 0.74, 0.06: 0.73}, requests))
+    scores = promote_street.street_scores(Path("w.pt"), DEFAULT_PROFILE, Path("root"), "val", None, "torch")
+    assert scores["conf"] == 0.05 and scores["lane_cell_f1"] == 0.74
+    assert requests == [None, 0.05]  # both the sweep's run: one evaluation
+
+
+def test_the_grid_is_fine_between_the_floor_and_0_10() -> None:
+    grid = promote_street.STREET_CONFS
+    assert grid[:7] == (0.05, 0.06, 0.07, 0.08, 0.09, 0.1, 0.15)
+    assert grid == tuple(sorted(grid)) and len(set(grid)) == len(grid)
+
+
+def test_rechoosing_the_conf_updates_the_card_and_keeps_the_previous_choice(
+    installed: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from crackseg.core.errors import CrackSegError
+    from crackseg.inference.model_loading import file_sha256
+
+    card_path = installed.parent / "card.json"
+    old_figures = {"val": {"conf": 0.05, "lane_cell_f1": 0.7413}}
+    card = {"weights": {"sha256": file_sha256(installed)}, "views": {"street": {"conf": 0.05}}}
+    card_path.write_text(json.dumps(card | {"domains": {"survey_vehicle": old_figures}}), encoding="utf-8")
+    calls: list[tuple[str, float | None]] = []
+
+    def street_scores(weights, profile, root, split, conf, backend, cache=None):  # noqa: ANN001, ANN202
+        calls.append((split, conf))
+        chosen = 0.07 if conf is None else conf
+        return {"split": split, "conf": chosen, "lane_cell_f1": {"val": 0.7450, "test": 0.7660}[split]}
+
+    monkeypatch.setattr(promote_street, "street_scores", street_scores)
+    message = promote_street.rechoose_street_conf(DEFAULT_PROFILE, Path("root"), "torch", None)
+    assert calls == [("val", None), ("test", 0.07)]  # chosen on val, test scored at the choice
+    assert "0.05 -> 0.07" in message
+    saved = json.loads(card_path.read_text(encoding="utf-8"))
+    assert saved["views"]["street"]["conf"] == 0.07
+    assert saved["views"]["street"]["grid"] == list(promote_street.STREET_CONFS)
+    assert saved["domains"]["survey_vehicle"]["test"]["lane_cell_f1"] == 0.7660
+    assert saved["conf_rechosen"]["previous"] == {"conf": 0.05, "survey_vehicle": old_figures}
+
+    installed.write_bytes(b"other weights")  # the card no longer describes the installed file
+    with pytest.raises(CrackSegError, match="SHA-256 differs"):
+        promote_street.rechoose_street_conf(DEFAULT_PROFILE, Path("root"), "torch", None)

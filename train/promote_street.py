@@ -16,7 +16,9 @@ crops says little about the street view, so the INT8 model is then also checked 
 way the gate scores: its lane cell F1 on the val frames through the street pipeline at
 the chosen conf must be within ``INT8_MAX_DROP`` of the FP32 model's, or it is removed
 and ``auto`` runs the FP32 OpenVINO export. ``--check-int8`` runs that check alone on
-the installed street model.
+the installed street model. ``--rechoose-conf`` chooses the installed model's conf again on val
+(after the grid of confs changed), scores test there and updates the card, then rebuilds (with
+``--data``) and checks the INT8 model at the new conf.
 
     python train/promote_street.py /work/runs/street-s1/weights/best.pt \\
         --survey-root /work/data/biankatpas --data /work/data/street/data.yaml --promote
@@ -51,10 +53,12 @@ MIN_GAIN = 0.01
 # The confs the gate chooses among, from one sweep run at the lowest. A sweep's value at a conf is not what
 # the product does there: pieces found below the conf but merged across tiles into a crack above it enlarge
 # that crack, and the lower the run, the more (the street model's val lane cell F1 at 0.10 was 0.727 swept
-# from 0.05 and 0.710 swept from 0.02, so a finer grid from 0.02 was dropped). So the sweep only chooses;
-# every figure the gate compares and reports comes from a run at the chosen conf (``street_scores``).
-STREET_CONFS = tuple(float(value) for value in DEFAULT_THRESHOLDS)
-SWEEP_VERSION = ""  # in the cache key when not empty: reports swept on another grid are not reused
+# from 0.05 and 0.710 swept from 0.02, so a grid reaching down to 0.02 was dropped). So the sweep only
+# chooses; every figure the gate compares and reports comes from a run at the chosen conf
+# (``street_scores``), and the floor's run (exact there) is kept when it beats the chosen conf's run. The
+# grid is 0.01 apart between 0.05 and 0.10, where the street models' best confs lie, 0.05 above.
+STREET_CONFS = tuple(sorted({float(value) for value in DEFAULT_THRESHOLDS} | {0.06, 0.07, 0.08, 0.09}))
+SWEEP_VERSION = "fine"  # in the sweep reports' cache key: reports swept on another grid are not reused
 INT8_MAX_DROP = 0.01  # lane cell F1 the INT8 street model may lose against FP32 on val
 
 
@@ -75,10 +79,10 @@ def street_report(
     name and where it inspects, the split, and the conf of an exact run.
     """
     key = f"{file_sha256(weights)[:16]}-{profile.name}-{profile.inspect_on}-{split}"
-    if SWEEP_VERSION:
-        key += f"-{SWEEP_VERSION}"
     if at_conf is not None and at_conf != min(STREET_CONFS):  # the sweep's own run is exact at its floor
         key += f"-at{at_conf:g}"
+    elif SWEEP_VERSION:
+        key += f"-{SWEEP_VERSION}"
     if backend != "torch":  # the FP32 backends agree (tested); the INT8 model is another model
         key += f"-{backend}"
     folder = None if cache is None else cache / key
@@ -112,18 +116,41 @@ def street_scores(
 ) -> dict[str, Any]:
     """Lane cell F1 (32 px) of ``weights`` through the street pipeline on one split, at one conf, exactly.
 
-    With ``conf`` None (val) the conf is chosen here, as the one with the best lane cell F1 in the sweep;
-    the figures returned are then those of a run at that conf (``swept_lane_cell_f1`` keeps the sweep's).
+    With ``conf`` None (val) the conf is chosen here: the sweep's best, confirmed by a run at it, or the
+    sweep's floor when the floor's own run (exact at the floor) scores higher. The figures returned are
+    those of a run at the conf chosen; ``swept_lane_cell_f1`` keeps the sweep's best, and a conf the
+    confirmation turned down is kept as ``refused_conf`` with its exact score.
     """
-    swept = None
+    swept: dict[str, Any] = {}
     if conf is None:
         sweep = street_report(weights, profile, survey_root, split, backend, cache).cell_sweep
         conf = round(float(sweep["best_threshold"]), 4)
-        swept = round(float(sweep["best_f1"]), 4)
+        swept = {"swept_lane_cell_f1": round(float(sweep["best_f1"]), 4)}
+        floor = min(STREET_CONFS)
+        if conf != floor:
+            at_best = _exact_scores(weights, profile, survey_root, split, conf, backend, cache)
+            at_floor = _exact_scores(weights, profile, survey_root, split, floor, backend, cache)
+            if at_floor["lane_cell_f1"] > at_best["lane_cell_f1"]:
+                refused = {"refused_conf": conf, "refused_conf_lane_cell_f1": at_best["lane_cell_f1"]}
+                return at_floor | swept | refused
+            return at_best | swept
+    return _exact_scores(weights, profile, survey_root, split, conf, backend, cache) | swept
+
+
+def _exact_scores(
+    weights: Path,
+    profile: CameraProfile,
+    survey_root: Path,
+    split: str,
+    conf: float,
+    backend: str,
+    cache: Path | None,
+) -> dict[str, Any]:
+    """Lane cell F1, precision and recall of a run at ``conf`` (cached like every report)."""
     report = street_report(weights, profile, survey_root, split, backend, cache, at_conf=conf)
     cells = report.cell_sweep
     index = [round(float(value), 4) for value in cells["thresholds"]].index(round(conf, 4))
-    scores = {
+    return {
         "split": split,
         "frames": report.images,
         "conf": conf,
@@ -131,7 +158,6 @@ def street_scores(
         "lane_cell_precision": round(float(cells["precision"][index]), 4),
         "lane_cell_recall": round(float(cells["recall"][index]), 4),
     }
-    return scores if swept is None else scores | {"swept_lane_cell_f1": swept}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -147,10 +173,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None, help="write the scores here (JSON)")
     parser.add_argument("--cache", type=Path, default=None, help="store and reuse evaluation reports here")
     parser.add_argument("--check-int8", action="store_true", help="only check the installed INT8 street model")
+    parser.add_argument(
+        "--rechoose-conf",
+        action="store_true",
+        help="only choose the installed street model's conf again on val (on the current grid), score test at it",
+    )
     args = parser.parse_args(argv)
     try:
         profile = load_profile(args.profile)
         if args.check_int8:
+            print(check_int8_street_model(profile, args.survey_root, args.cache))
+            return 0
+        if args.rechoose_conf:
+            print(rechoose_street_conf(profile, args.survey_root, args.backend, args.cache))
+            if args.data is not None:
+                from train.promotion import refresh_int8_after_promotion
+
+                print(refresh_int8_after_promotion(STREET_MODEL, args.data, 416, STREET_MODEL_CARD))
             print(check_int8_street_model(profile, args.survey_root, args.cache))
             return 0
         incumbent = default_model_path("street")
@@ -185,6 +224,34 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 0
+
+
+def rechoose_street_conf(profile: CameraProfile, survey_root: Path, backend: str, cache: Path | None) -> str:
+    """Choose the installed street model's conf again on val, on the current ``STREET_CONFS``; score test there.
+
+    For a grid that changed after the model was promoted: the card's street conf and its survey-vehicle
+    figures are replaced by the new choice's, the previous ones kept under ``conf_rechosen``. Raises
+    ``CrackSegError`` when the card is not the installed weights' (its SHA-256 differs).
+    """
+    from crackseg.training.model_card import load_card
+
+    card = load_card(STREET_MODEL_CARD)
+    if card.get("weights", {}).get("sha256") != file_sha256(STREET_MODEL):
+        raise CrackSegError(f"{STREET_MODEL_CARD}: the card is not {STREET_MODEL}'s (SHA-256 differs)")
+    val = street_scores(STREET_MODEL, profile, survey_root, "val", None, backend, cache)
+    test = street_scores(STREET_MODEL, profile, survey_root, "test", val["conf"], backend, cache)
+    previous = {
+        "conf": card["views"]["street"]["conf"],
+        "survey_vehicle": card.get("domains", {}).get("survey_vehicle"),
+    }
+    card["views"]["street"] = {"conf": val["conf"], "chosen_on": "survey-vehicle val frames", "grid": STREET_CONFS}
+    card.setdefault("domains", {})["survey_vehicle"] = {"val": val, "test": test}
+    card["conf_rechosen"] = {"at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "previous": previous}
+    save_card(card, STREET_MODEL_CARD)
+    return (
+        f"street conf {previous['conf']} -> {val['conf']}: val lane cell F1 {val['lane_cell_f1']:.4f}, "
+        f"test {test['lane_cell_f1']:.4f}"
+    )
 
 
 def check_int8_street_model(profile: CameraProfile, survey_root: Path, cache: Path | None) -> str:
@@ -257,7 +324,13 @@ def install_street_model(
         "promoted_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "gate": scores["gate"] | {"metric": "survey-vehicle val, 32-px cell F1 inside the lane, street pipeline"},
         "camera_profile": profile.to_dict(),
-        "views": {"street": {"conf": candidate_scores["val"]["conf"], "chosen_on": "survey-vehicle val frames"}},
+        "views": {
+            "street": {
+                "conf": candidate_scores["val"]["conf"],
+                "chosen_on": "survey-vehicle val frames",
+                "grid": STREET_CONFS,
+            }
+        },
         "domains": {"survey_vehicle": candidate_scores},
         "incumbent": {"weights": scores["incumbent"], "scores": scores["incumbent_scores"]},
         "data": "survey-vehicle frames (github:biankatpas/Cracks-and-Potholes-in-Road-Images-Dataset, MIT), "
