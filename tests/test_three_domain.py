@@ -109,6 +109,30 @@ def test_rebuild_replaces_the_previous_build(sources: ThreeDomainSources, tmp_pa
     assert sum(name.startswith("sv_") for name in names) == 16
 
 
+def test_a_close_up_build_has_no_survey_crops_but_is_judged_on_every_domain(
+    sources: ThreeDomainSources, tmp_path: Path
+) -> None:
+    from train.promotion import domains_of
+
+    out = tmp_path / "close-up"
+    data_yaml = build_three_domain(sources, out, ThreeDomainSettings(deepcrack_repeat=2, survey_fraction=0))
+    train_names = [path.name for path in (out / "train" / "images").iterdir()]
+    assert not any(name.startswith("sv_") for name in train_names)
+    assert sum(name.startswith("dc_") for name in train_names) == 20
+    val_names = [path.name for path in (out / "val" / "images").iterdir()]
+    assert val_names and not any(name.startswith("sv_") for name in val_names)
+    assert domains_of(data_yaml).survey_root == sources.survey_root  # the domain gate still scores the frames
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["splits"]["train"]["images"] == {"crack_seg": 3, "deepcrack": 20}
+    assert manifest["settings"]["survey_fraction"] == 0
+
+
+@pytest.mark.parametrize("fraction", [-0.1, 1.5])
+def test_a_survey_fraction_outside_0_to_1_is_refused(fraction: float) -> None:
+    with pytest.raises(ValueError, match="survey_fraction"):
+        ThreeDomainSettings(survey_fraction=fraction)
+
+
 def test_output_inside_a_source_is_refused(sources: ThreeDomainSources) -> None:
     with pytest.raises(DatasetError, match="must not lie inside"):
         build_three_domain(sources, sources.deepcrack_train_dir / "combined")

@@ -33,7 +33,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--deepcrack", type=Path, default=SHARED / "deepcrack" / "train", help="DeepCrack train folder")
     parser.add_argument("--survey", type=Path, required=True, help="the survey-vehicle dataset folder")
     parser.add_argument("--deepcrack-repeat", type=int, default=1, help="times each DeepCrack train image is used")
-    parser.add_argument("--survey-fraction", type=float, default=1.0, help="share of survey train frames used")
+    parser.add_argument(
+        "--survey-fraction",
+        type=float,
+        default=1.0,
+        help="share of survey train frames used (0: close-ups only, for the top-down model)",
+    )
     return parser.parse_args(argv)
 
 

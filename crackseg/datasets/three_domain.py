@@ -10,6 +10,7 @@ Layout of ``out_dir``::
     data.yaml                 train: train/images, val: val/images (all three domains' validation images)
     train/images, labels      cs_* crack-seg train, dc_* DeepCrack train (repeated to weight it), sv_* survey crops
     val/images, labels        crack-seg valid, DeepCrack held-out val, survey val crops
+                              (no survey crops in either split when ``survey_fraction`` is 0)
     deepcrack-val/images, masks   the DeepCrack validation split as image/mask folders (for evaluation)
     manifest.json             sources, settings and counts
 
@@ -60,7 +61,9 @@ class ThreeDomainSettings:
 
     deepcrack_repeat: each DeepCrack train image appears this many times per epoch
         (250 images against 3717 crack-seg ones would otherwise barely count).
-    survey_fraction: share of the survey train frames used (1.0: all), taken evenly by name.
+    survey_fraction: share of the survey train frames used (1.0: all), taken evenly by name;
+        0 builds the close-up domains only (train and val; the top-down model, now that the street
+        view has its own), and the manifest's sets still have it judged on every domain.
     """
 
     deepcrack_repeat: int = 1
@@ -71,9 +74,9 @@ class ThreeDomainSettings:
     )
 
     def __post_init__(self) -> None:
-        if self.deepcrack_repeat < 1 or not 0 < self.survey_fraction <= 1:
+        if self.deepcrack_repeat < 1 or not 0 <= self.survey_fraction <= 1:
             raise ValueError(
-                "deepcrack_repeat >= 1 and 0 < survey_fraction <= 1 expected, "
+                "deepcrack_repeat >= 1 and 0 <= survey_fraction <= 1 expected, "
                 f"got {self.deepcrack_repeat}, {self.survey_fraction}"
             )
 
@@ -130,7 +133,7 @@ def build_three_domain(
             _write_labelled(item.image_path, lines, out_dir / "train", stem)
             counts["train"].add("deepcrack", len(lines))
 
-    for split in ("train", "val"):
+    for split in ("train", "val") if settings.survey_fraction > 0 else ():
         frames = survey_frames(sources.survey_root, split)
         if split == "train" and settings.survey_fraction < 1:
             keep = np.unique(np.linspace(0, len(frames) - 1, round(len(frames) * settings.survey_fraction)).astype(int))
