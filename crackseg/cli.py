@@ -159,6 +159,11 @@ def _add_inference_arguments(parser: argparse.ArgumentParser, preprocessors: Any
     parser.add_argument("--preprocess", choices=list(preprocessors), default="none")
     parser.add_argument("--tile", choices=("auto", "always", "never"), default="auto", help="tiled inference")
     parser.add_argument("--tile-size", type=int, default=640, help="tile size (px)")
+    parser.add_argument(
+        "--flip-tta",
+        action="store_true",
+        help="also predict each image mirrored left to right and keep what either pass finds (twice the work)",
+    )
     parser.add_argument("--backend", choices=BACKEND_CHOICES, default="auto")
 
 
@@ -294,6 +299,7 @@ def _inference_settings(args: argparse.Namespace) -> Any:
         preprocess=PreprocessSpec(args.preprocess),
         tile=args.tile,
         tile_size=args.tile_size,
+        flip_tta=args.flip_tta,
     )
 
 

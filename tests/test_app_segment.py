@@ -151,6 +151,28 @@ def test_drawing_controls_do_not_rerun_the_model_but_thresholds_do(monkeypatch):
     assert calls[-1].conf == 0.5
 
 
+def test_the_mirror_pass_reaches_the_model_and_keeps_every_crack(monkeypatch):
+    calls = []
+    original = Segmenter.predict
+
+    def recording_predict(self, rgb, settings=None):
+        prediction = original(self, rgb, settings)
+        calls.append((settings, prediction.union_mask))
+        return prediction
+
+    monkeypatch.setattr(Segmenter, "predict", recording_predict)
+    at = page()
+    at.session_state["segment_samples"] = [CRACKED]
+    at.run()
+    at.checkbox(key="segment_flip_tta").check().run()
+    assert_clean(at)
+    assert len(calls) == 2, "the mirror pass runs the model again"
+    (plain, plain_mask), (mirrored, mirrored_mask) = calls
+    assert plain.flip_tta is False and mirrored.flip_tta is True
+    assert not (plain_mask & ~mirrored_mask).any(), "every crack pixel of one pass is kept"
+    assert mirrored_mask.sum() > plain_mask.sum()
+
+
 def test_per_image_downloads_are_offered():
     at = page()
     at.session_state["segment_samples"] = [CRACKED]

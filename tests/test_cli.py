@@ -229,6 +229,19 @@ def test_evaluate_json_without_map(capfd: pytest.CaptureFixture[str]) -> None:
     assert "box_map50" not in summary
 
 
+def test_evaluate_with_flip_tta_finds_at_least_what_one_pass_finds(capfd: pytest.CaptureFixture[str]) -> None:
+    common = ("evaluate", "--data", str(SAMPLES / "data.yaml"), "--split", "test", "--json", "--no-map")
+    plain = json.loads(run_cli(capfd, *common, "--backend", "torch")[1])
+    code, out, err = run_cli(capfd, *common, "--backend", "torch", "--flip-tta")
+    assert code == 0
+    assert_no_traceback(err)
+    tta = json.loads(out)
+    assert tta["flip_tta"] is True and plain["flip_tta"] is False
+    # The mirrored pass only adds instances: every crack pixel found once is still found.
+    assert tta["pixel"]["recall"] >= plain["pixel"]["recall"]
+    assert tta["pixel"]["recall"] > plain["pixel"]["recall"] or tta["pixel"]["precision"] != plain["pixel"]["precision"]
+
+
 def test_library_logs_never_reach_stdout(monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]) -> None:
     """Ultralytics logs model loading on stdout (e.g. for exported backends); ``--json`` output must stay pure."""
     from ultralytics.utils import LOGGER

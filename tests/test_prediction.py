@@ -15,7 +15,13 @@ import pytest
 
 from crackseg.core.locations import SHIPPED_MODEL
 from crackseg.inference.model_loading import load_yolo
-from crackseg.inference.prediction import CrackPrediction, masks_to_original_size, masks_to_xyxy
+from crackseg.inference.prediction import (
+    CrackPrediction,
+    concatenate_predictions,
+    masks_to_original_size,
+    masks_to_xyxy,
+    mirror_prediction,
+)
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples" / "images"
 
@@ -186,3 +192,32 @@ def test_no_detection_gives_an_empty_prediction(yolo) -> None:
     result = yolo.predict(flat, imgsz=416, conf=0.25, verbose=False)[0]
     prediction = CrackPrediction.from_ultralytics(result)
     assert len(prediction) == 0 and prediction.resolution_wh == (300, 200)
+
+
+def test_mirroring_moves_masks_and_boxes_to_the_other_side() -> None:
+    masks = np.zeros((2, 4, 10), dtype=bool)
+    masks[0, 1:3, 0:3] = True  # columns 0-2 -> 7-9 once mirrored
+    masks[1, 0, 6] = True  # column 6 -> 3
+    prediction = CrackPrediction.from_masks(masks, np.array([0.9, 0.4]))
+    mirrored = mirror_prediction(prediction)
+    np.testing.assert_array_equal(mirrored.xyxy, [[7, 1, 10, 3], [3, 0, 4, 1]])
+    np.testing.assert_array_equal(mirrored.xyxy, masks_to_xyxy(mirrored.masks))  # boxes stay tight
+    assert mirrored.masks[0, 1:3, 7:10].all() and mirrored.masks[0].sum() == 6
+    np.testing.assert_array_equal(mirrored.confidence, prediction.confidence)
+    twice = mirror_prediction(mirrored)
+    np.testing.assert_array_equal(twice.masks, masks)
+    np.testing.assert_array_equal(twice.xyxy, prediction.xyxy)
+
+
+def test_concatenation_keeps_every_instance_in_order() -> None:
+    first = CrackPrediction.from_masks(np.eye(3, dtype=bool)[None], np.array([0.3]))
+    second = CrackPrediction.from_masks(np.stack([np.fliplr(np.eye(3, dtype=bool)), np.ones((3, 3), bool)]), [0.8, 0.1])
+    both = concatenate_predictions([first, second, CrackPrediction.empty((3, 3))])
+    assert len(both) == 3
+    np.testing.assert_allclose(both.confidence, [0.3, 0.8, 0.1])
+    np.testing.assert_array_equal(both.masks[1], np.fliplr(np.eye(3, dtype=bool)))
+    assert both.union_mask.all()
+    with pytest.raises(ValueError, match="different image sizes"):
+        concatenate_predictions([first, CrackPrediction.empty((4, 3))])
+    with pytest.raises(ValueError, match="at least one"):
+        concatenate_predictions([])

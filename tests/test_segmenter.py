@@ -11,6 +11,7 @@ import io
 import json
 import shutil
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -22,6 +23,7 @@ import crackseg.inference.model_loading as model_loading
 from crackseg.core.errors import ModelLoadError
 from crackseg.core.locations import SHIPPED_MODEL
 from crackseg.inference.model_loading import default_model_path, load_yolo, verify_weights
+from crackseg.inference.prediction import mirror_prediction
 from crackseg.inference.segmenter import InferenceSettings, Segmenter
 from crackseg.io.image_io import load_image
 
@@ -202,6 +204,28 @@ def test_concurrent_predictions_equal_sequential_ones(segmenter: Segmenter) -> N
     assert not errors and len(results) == 8
     for index in range(8):
         assert_same_prediction(results[index], sequential[index % 4])
+
+
+def test_flip_tta_adds_what_the_mirrored_image_shows(segmenter: Segmenter) -> None:
+    rgb = load_image(CRACKED)
+    plain = InferenceSettings(conf=0.1, merge_overlap=None)
+    tta = replace(plain, flip_tta=True)
+    original = segmenter.predict(rgb, plain)
+    seen_mirrored = mirror_prediction(segmenter.predict(np.ascontiguousarray(rgb[:, ::-1]), plain))
+    both = segmenter.predict(rgb, tta)
+    # Unmerged, the two passes are exactly the original's instances and the mirrored pass's, mirrored back.
+    assert len(both) == len(original) + len(seen_mirrored)
+    np.testing.assert_array_equal(both.masks, np.concatenate([original.masks, seen_mirrored.masks]))
+    np.testing.assert_allclose(both.confidence, np.concatenate([original.confidence, seen_mirrored.confidence]))
+    # The mirrored pass is a real second look: it finds pixels the plain pass does not.
+    assert np.count_nonzero(seen_mirrored.union_mask & ~original.union_mask) > 0
+    # Merged, the union is unchanged and the image predicts the same mirrored (TTA is mirror-symmetric).
+    merged = segmenter.predict(rgb, replace(tta, merge_overlap=0.5))
+    np.testing.assert_array_equal(merged.union_mask, both.union_mask)
+    assert len(merged) < len(both)
+    mirrored_tta = mirror_prediction(segmenter.predict(np.ascontiguousarray(rgb[:, ::-1]), tta))
+    assert iou(mirrored_tta.union_mask, both.union_mask) > 0.98
+    assert tta.to_dict()["flip_tta"] is True and plain.to_dict()["flip_tta"] is False
 
 
 def test_info_names_the_model_and_its_hash(segmenter: Segmenter) -> None:

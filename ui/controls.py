@@ -74,7 +74,7 @@ def parameter_widgets(prefix: str, method: str, where: Any) -> dict[str, Any]:
 def model_controls(
     prefix: str, container: Any = None, *, view: str = "top-down", conf: float = 0.25
 ) -> InferenceSettings:
-    """Confidence, NMS IoU and model input size; preprocessing and tiling stay at their defaults.
+    """Confidence, NMS IoU, model input size and the mirror pass; preprocessing and tiling stay at their defaults.
 
     The street view keeps its own confidence (key ``<prefix>_street_conf``, default ``conf``, e.g. the model
     card's), so switching views never carries one view's threshold over to the other.
@@ -94,7 +94,14 @@ def model_controls(
         )
     iou = where.slider("NMS IoU", 0.1, 0.95, 0.7, 0.05, key=f"{prefix}_iou")
     imgsz = where.select_slider("Model input size (px)", IMGSZ_CHOICES, value=416, key=f"{prefix}_imgsz")
-    return InferenceSettings(conf=float(conf), iou=float(iou), imgsz=int(imgsz))
+    flip_tta = where.checkbox(
+        "Mirror pass (test-time augmentation)",
+        value=False,
+        key=f"{prefix}_flip_tta",
+        help="Also look at each image mirrored left to right and keep what either look finds: "
+        "more cracks found, twice the time.",
+    )
+    return InferenceSettings(conf=float(conf), iou=float(iou), imgsz=int(imgsz), flip_tta=bool(flip_tta))
 
 
 def inference_controls(

@@ -45,6 +45,7 @@ _SETTING_KINDS = (
     ("tile_size", int),
     ("tile_overlap", float),
     ("merge_overlap", float),
+    ("flip_tta", bool),
 )
 _ULTRALYTICS_ROWS = (
     ("box_map50", "mAP50"),
@@ -120,6 +121,7 @@ class EvaluationReport:
             "source": self.source,
             "images": self.images,
             "conf": self.settings.get("conf"),
+            "flip_tta": bool(self.settings.get("flip_tta", False)),
             "pixel": {key: self.pixel[key] for key in ("precision", "recall", "f1", "iou", "tp", "fp", "fn", "tn")},
             "tolerance": {"px": self.tolerance["tolerance_px"]}
             | {key: self.tolerance[key] for key in ("precision", "recall", "f1")},

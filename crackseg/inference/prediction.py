@@ -110,6 +110,34 @@ class CrackPrediction:
         return self[self.confidence >= threshold]
 
 
+def mirror_prediction(prediction: CrackPrediction) -> CrackPrediction:
+    """The prediction mirrored left to right: what it says about the mirrored image, in that image's pixels.
+
+    Mirroring twice gives the prediction back; a prediction made on a mirrored image, mirrored, lies on
+    the original image.
+    """
+    width = prediction.resolution_wh[0]
+    xyxy = prediction.xyxy.copy()
+    xyxy[:, 0], xyxy[:, 2] = width - prediction.xyxy[:, 2], width - prediction.xyxy[:, 0]
+    return CrackPrediction(
+        masks=np.ascontiguousarray(prediction.masks[:, :, ::-1]), xyxy=xyxy, confidence=prediction.confidence.copy()
+    )
+
+
+def concatenate_predictions(predictions: list[CrackPrediction]) -> CrackPrediction:
+    """The instances of several predictions on the same image, in order, as one prediction."""
+    if not predictions:
+        raise ValueError("concatenate_predictions needs at least one prediction")
+    sizes = {prediction.resolution_wh for prediction in predictions}
+    if len(sizes) != 1:
+        raise ValueError(f"predictions are for different image sizes: {sorted(sizes)}")
+    return CrackPrediction(
+        masks=np.concatenate([prediction.masks for prediction in predictions]),
+        xyxy=np.concatenate([prediction.xyxy for prediction in predictions]).astype(np.float32),
+        confidence=np.concatenate([prediction.confidence for prediction in predictions]).astype(np.float32),
+    )
+
+
 def masks_to_xyxy(masks: np.ndarray) -> np.ndarray:
     """Tight ``(N, 4)`` float32 boxes ``x_min, y_min, x_max, y_max`` (exclusive max) of bool masks."""
     boxes = np.zeros((masks.shape[0], 4), dtype=np.float32)

@@ -23,7 +23,12 @@ from crackseg.core.errors import CrackSegError
 from crackseg.datasets.labelled import YoloDataset
 from crackseg.inference.backends import open_backend, ultralytics_model
 from crackseg.inference.model_loading import default_model_path, file_sha256
-from crackseg.inference.prediction import CrackPrediction, merge_duplicate_instances
+from crackseg.inference.prediction import (
+    CrackPrediction,
+    concatenate_predictions,
+    merge_duplicate_instances,
+    mirror_prediction,
+)
 from crackseg.inference.preprocessing import PreprocessSpec, apply_preprocessing
 from crackseg.inference.tiling import TiledPredictor
 from crackseg.inference.validation import validate_model
@@ -39,7 +44,10 @@ class InferenceSettings:
 
     ``conf`` drops instances below it; ``iou`` is the NMS IoU; ``imgsz`` the model
     input size (px). ``tile`` is ``auto`` (tile when the longer side exceeds
-    ``tile_threshold`` x ``tile_size``), ``always`` or ``never``.
+    ``tile_threshold`` x ``tile_size``), ``always`` or ``never``. ``flip_tta`` also predicts
+    each image (or tile) mirrored left to right and keeps the instances of both passes (test-time
+    augmentation: a thin crack the model half-sees one way is often found the other way); it
+    doubles the model's work.
     """
 
     conf: float = 0.25
@@ -52,6 +60,7 @@ class InferenceSettings:
     tile_threshold: float = 1.5
     max_det: int = 300
     merge_overlap: float | None = 0.5
+    flip_tta: bool = False
 
     def __post_init__(self) -> None:
         if self.merge_overlap is not None and not 0.0 < self.merge_overlap <= 1.0:
@@ -88,6 +97,7 @@ class InferenceSettings:
             "tile_size": self.tile_size,
             "tile_overlap": self.tile_overlap,
             "merge_overlap": self.merge_overlap,
+            "flip_tta": self.flip_tta,
         }
 
 
@@ -232,12 +242,23 @@ class Segmenter:
     def _infer(self, images: Sequence[np.ndarray], settings: InferenceSettings) -> list[CrackPrediction]:
         """One model call over RGB images (already preprocessed, all the same size for the same letterbox).
 
-        Returns full-size predictions, duplicates merged as ``settings`` say.
+        Returns full-size predictions, duplicates merged as ``settings`` say. With ``flip_tta`` the
+        mirrored images go through the same call; their instances are mirrored back and added to
+        the originals' (the same crack found both ways is then one instance once merged).
         """
+        batch = list(images)
+        if settings.flip_tta:
+            batch += [np.ascontiguousarray(image[:, ::-1]) for image in images]
         with self._lock:
             predictions = self._model.predict_rgb(
-                images, conf=settings.conf, iou=settings.iou, imgsz=settings.imgsz, max_det=settings.max_det
+                batch, conf=settings.conf, iou=settings.iou, imgsz=settings.imgsz, max_det=settings.max_det
             )
+        if settings.flip_tta:
+            count = len(images)
+            predictions = [
+                concatenate_predictions([plain, mirror_prediction(mirrored)])
+                for plain, mirrored in zip(predictions[:count], predictions[count:], strict=True)
+            ]
         if settings.merge_overlap is None:
             return predictions
         return [merge_duplicate_instances(prediction, settings.merge_overlap) for prediction in predictions]
