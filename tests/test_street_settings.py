@@ -1,0 +1,63 @@
+"""Scoring the street model with other inference settings (train/street_settings.py) on a synthetic survey split."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from train import street_settings
+
+SAMPLE = Path(__file__).resolve().parents[1] / "samples" / "images" / "2222.rf.bfd72b1a6235ed53983e11289c619b4e.jpg"
+
+
+def survey_split(root: Path) -> Path:
+    """Eleven frames (0 and 10 form the test split): the cracked sample on the left half, a lane mask over it."""
+    sample = np.asarray(Image.open(SAMPLE).convert("RGB"))
+    for index in range(11):
+        name = f"frame{index:02d}"
+        folder = root / name
+        folder.mkdir(parents=True)
+        frame = np.zeros((416, 832, 3), np.uint8)
+        frame[:, :416] = sample
+        Image.fromarray(frame).save(folder / f"{name}_RAW.jpg")
+        crack = np.zeros((416, 832), np.uint8)
+        crack[200:203, 50:350] = 255
+        Image.fromarray(crack).save(folder / f"{name}_CRACK.png")
+        lane = np.zeros((416, 832), np.uint8)
+        lane[:, :416] = 255
+        Image.fromarray(lane).save(folder / f"{name}_LANE.png")
+    return root
+
+
+@pytest.mark.parametrize(("text", "imgsz", "flip"), [("416", 416, False), ("512+flip", 512, True)])
+def test_settings_are_read_as_size_and_mirror_pass(text: str, imgsz: int, flip: bool) -> None:
+    settings = street_settings.parse_setting(text)
+    assert (settings.imgsz, settings.flip_tta, settings.conf) == (imgsz, flip, min(street_settings.STREET_CONFS))
+
+
+@pytest.mark.parametrize("text", ["big", "416+mirror", "+flip", "400"])
+def test_bad_settings_are_refused(text: str) -> None:
+    with pytest.raises((argparse.ArgumentTypeError, ValueError)):
+        street_settings.parse_setting(text)
+
+
+def test_each_setting_prints_its_sweep(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = survey_split(tmp_path / "survey")
+    model = Path(__file__).resolve().parents[1] / "model" / "best.pt"
+    code = street_settings.main(
+        [str(model), "--survey-root", str(root), "--split", "test", "--setting", "416", "--setting", "416+flip"]
+    )
+    assert code == 0
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(r["imgsz"], r["flip_tta"]) for r in records] == [(416, False), (416, True)]
+    for record in records:
+        scores = record["lane_cell_f1_by_conf"]
+        assert list(scores)[:6] == ["0.05", "0.06", "0.07", "0.08", "0.09", "0.1"]
+        assert record["best_conf"] in street_settings.STREET_CONFS
+        assert record["best_lane_cell_f1"] >= max(scores.values()) - 1e-9
+        assert 0.0 < record["best_lane_cell_f1"] <= 1.0  # the sample's crack is there to find
