@@ -22,6 +22,7 @@ from PIL import Image
 
 from crackseg.cli import main
 from crackseg.evaluation.run import EvaluationReport
+from tests.synthetic_survey import write_survey_frames
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "samples"
@@ -426,20 +427,7 @@ def test_cli_backend_choices_are_the_segmenter_backends() -> None:
 
 def test_evaluate_survey_frames_scores_cells_in_the_lane(capfd: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     """A synthetic survey dataset (folder per frame, crack and lane masks): cells over the frame and in the lane."""
-    sample = np.asarray(Image.open(IMAGES[1]).convert("RGB"))
-    for index in range(11):  # index 0 and 10 are the test split
-        name = f"frame{index:02d}"
-        folder = tmp_path / "survey" / name
-        folder.mkdir(parents=True)
-        frame = np.zeros((416, 832, 3), np.uint8)
-        frame[:, :416] = sample
-        Image.fromarray(frame).save(folder / f"{name}_RAW.jpg")
-        crack = np.zeros((416, 832), np.uint8)
-        crack[200:203, 50:350] = 255
-        Image.fromarray(crack).save(folder / f"{name}_CRACK.png")
-        lane = np.zeros((416, 832), np.uint8)
-        lane[:, :416] = 255
-        Image.fromarray(lane).save(folder / f"{name}_LANE.png")
+    write_survey_frames(tmp_path / "survey", IMAGES[1])  # frames 0 and 10 are the test split
     code, out, err = run_cli(
         capfd,
         "evaluate",

@@ -6,32 +6,12 @@ import argparse
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
 
+from tests.synthetic_survey import write_survey_frames
 from train import street_settings
 
 SAMPLE = Path(__file__).resolve().parents[1] / "samples" / "images" / "2222.rf.bfd72b1a6235ed53983e11289c619b4e.jpg"
-
-
-def survey_split(root: Path) -> Path:
-    """Eleven frames (0 and 10 form the test split): the cracked sample on the left half, a lane mask over it."""
-    sample = np.asarray(Image.open(SAMPLE).convert("RGB"))
-    for index in range(11):
-        name = f"frame{index:02d}"
-        folder = root / name
-        folder.mkdir(parents=True)
-        frame = np.zeros((416, 832, 3), np.uint8)
-        frame[:, :416] = sample
-        Image.fromarray(frame).save(folder / f"{name}_RAW.jpg")
-        crack = np.zeros((416, 832), np.uint8)
-        crack[200:203, 50:350] = 255
-        Image.fromarray(crack).save(folder / f"{name}_CRACK.png")
-        lane = np.zeros((416, 832), np.uint8)
-        lane[:, :416] = 255
-        Image.fromarray(lane).save(folder / f"{name}_LANE.png")
-    return root
 
 
 @pytest.mark.parametrize(("text", "imgsz", "flip"), [("416", 416, False), ("512+flip", 512, True)])
@@ -47,7 +27,7 @@ def test_bad_settings_are_refused(text: str) -> None:
 
 
 def test_each_setting_prints_its_sweep(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    root = survey_split(tmp_path / "survey")
+    root = write_survey_frames(tmp_path / "survey", SAMPLE)
     model = Path(__file__).resolve().parents[1] / "model" / "best.pt"
     code = street_settings.main(
         [str(model), "--survey-root", str(root), "--split", "test", "--setting", "416", "--setting", "416+flip"]
