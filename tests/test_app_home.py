@@ -68,7 +68,12 @@ def test_a_sample_button_opens_it_on_the_segment_page():
     at.button(key="home_sample_0").click().run()
     assert not at.exception
     assert at.session_state["segment_samples"] == [first_sample]
-    assert any(frame.value.columns.tolist()[:2] == ["crack_id", "length_px"] for frame in at.dataframe)
+    # The Segment page inspected it: the sample's name heads the result, with its crack count and,
+    # when the model finds cracks there, one table row per crack.
+    assert [element.value for element in at.subheader][0] == first_sample
+    count = int(next(tile.value for tile in at.metric if tile.label == "Cracks"))
+    tables = [frame.value for frame in at.dataframe if frame.value.columns.tolist()[:2] == ["crack_id", "length_px"]]
+    assert sum(len(table) for table in tables) == count
 
 
 def test_int8_scores_and_its_accuracy_check_are_shown():

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.browser
 
 RESULT_TIMEOUT_MS = 300_000  # generous: on a loaded 2-core machine a survey run took over 120 s (44 s alone)
 COLD_SAMPLE = "2222.rf.bfd72b1a6235ed53983e11289c619b4e.jpg"
-WARM_SAMPLE = "1616.rf.c868709931a671796794fdbb95352c5a.jpg"
+WARM_SAMPLE = "2275.rf.586655e669fa91476d091094ff24d359.jpg"
 
 
 @pytest.fixture

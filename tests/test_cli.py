@@ -78,7 +78,8 @@ def test_predict_options_reach_the_model_and_the_tables(capfd: pytest.CaptureFix
         counts[conf] = pd.read_csv(out / "images.csv")["crack_count"].sum()
     assert counts["0.05"] > counts["0.6"]
     calibrated = tmp_path / "calibrated"
-    code, _, err = run_cli(capfd, "predict", str(IMAGES[0]), "--out", str(calibrated), "--mm-per-px", "0.5")
+    cracked = SAMPLES / "images" / "2222.rf.bfd72b1a6235ed53983e11289c619b4e.jpg"  # cracks found well above 0.25
+    code, _, err = run_cli(capfd, "predict", str(cracked), "--out", str(calibrated), "--mm-per-px", "0.5")
     assert code == 0, err
     cracks = pd.read_csv(calibrated / "cracks.csv")
     assert len(cracks) and list(cracks["length_mm"]) == pytest.approx(list(0.5 * cracks["length_px"]), abs=0.01)
