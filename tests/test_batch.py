@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 import shutil
 import signal
@@ -22,7 +23,7 @@ from crackseg.inference.prediction import CrackPrediction
 from crackseg.inference.segmenter import InferenceSettings, Segmenter
 from crackseg.io.inputs import NamedPayload
 from crackseg.measurement.measure import MeasurementSettings
-from crackseg.pipeline.batch import BatchOptions, BatchWriter
+from crackseg.pipeline.batch import RUN_RECORD, BatchOptions, BatchWriter
 from crackseg.pipeline.inspection import inspect_payloads, settings_record
 
 REPO = Path(__file__).resolve().parents[1]
@@ -63,8 +64,15 @@ def payloads() -> list[NamedPayload]:
 RECORD = settings_record(StripeSegmenter(), InferenceSettings(), MeasurementSettings())
 
 
-def run_batch(out: Path, inputs: list[NamedPayload], *, resume: bool, options: BatchOptions | None = None) -> None:
-    writer = BatchWriter(out, RECORD, options or BatchOptions(reports=False), resume=resume)
+def run_batch(
+    out: Path,
+    inputs: list[NamedPayload],
+    *,
+    resume: bool,
+    options: BatchOptions | None = None,
+    record: dict | None = None,
+) -> None:
+    writer = BatchWriter(out, record or RECORD, options or BatchOptions(reports=False), resume=resume)
     pending = list(writer.pending_inputs(inputs))
     digests = [digest for _, digest in pending]
     for result, digest in zip(inspect_payloads(StripeSegmenter(), [p for p, _ in pending]), digests, strict=True):
@@ -116,6 +124,20 @@ def test_resume_with_other_settings_is_refused_naming_the_difference(tmp_path: P
         BatchWriter(tmp_path, other, BatchOptions(reports=False), resume=True)
     with pytest.raises(CrackSegError, match="nothing to resume"):
         BatchWriter(tmp_path / "fresh", RECORD, BatchOptions(), resume=True)
+
+
+def test_a_run_recorded_before_the_mirror_pass_existed_resumes(tmp_path: Path) -> None:
+    """Outputs written by a version without ``flip_tta`` resume with it off, and only then."""
+    with_flag = RECORD | {"inference": RECORD["inference"] | {"flip_tta": False}}
+    without_flag = RECORD | {"inference": {k: v for k, v in RECORD["inference"].items() if k != "flip_tta"}}
+    run_batch(tmp_path, payloads()[:2], resume=False, record=without_flag)
+    stored = json.loads((tmp_path / RUN_RECORD).read_text(encoding="utf-8"))
+    assert "flip_tta" not in stored["inference"]
+    BatchWriter(tmp_path, with_flag, BatchOptions(reports=False), resume=True).close()
+    run_batch(tmp_path / "old", payloads()[:2], resume=False, record=without_flag)
+    mirrored = RECORD | {"inference": RECORD["inference"] | {"flip_tta": True}}
+    with pytest.raises(CrackSegError, match=r"inference\.flip_tta: False -> True"):
+        BatchWriter(tmp_path / "old", mirrored, BatchOptions(reports=False), resume=True)
 
 
 def test_parquet_tables_equal_the_csv_ones(tmp_path: Path) -> None:

@@ -114,7 +114,7 @@ class BatchWriter:
             previous = json.loads(run_path.read_text(encoding="utf-8"))
         except ValueError as error:
             raise CrackSegError(f"{run_path}: unreadable ({error})") from None
-        difference = _first_difference(previous, _comparable(self.record))
+        difference = _first_difference(_with_later_defaults(previous), _comparable(self.record))
         if difference is not None:
             raise CrackSegError(f"{self.out_dir}: made with other settings ({difference}); use another --out")
         images = _read_journal(self.out_dir / IMAGES_TABLE, IMAGE_COLUMNS)
@@ -312,6 +312,22 @@ def _comparable(record: dict[str, Any]) -> dict[str, Any]:
         "measurement": record.get("measurement"),
         "outputs": record.get("outputs"),
     }
+
+
+# Settings added after the first release, with the value that reproduces what runs before them did: a run
+# record written before a setting existed resumes as if it had been written with this value.
+LATER_SETTING_DEFAULTS: dict[str, dict[str, Any]] = {"inference": {"flip_tta": False}}
+
+
+def _with_later_defaults(previous: Any) -> Any:
+    """A stored run record with the settings added since filled in at their old behaviour's values."""
+    if not isinstance(previous, dict):
+        return previous
+    filled = dict(previous)
+    for section, defaults in LATER_SETTING_DEFAULTS.items():
+        if isinstance(filled.get(section), dict):
+            filled[section] = defaults | filled[section]
+    return filled
 
 
 def _first_difference(old: Any, new: Any, path: str = "") -> str | None:
