@@ -274,3 +274,100 @@ def test_threads_option_survives_ultralytics_device_selection() -> None:
         assert torch.get_num_threads() == 3
     finally:
         torch.set_num_threads(previous)
+
+
+@pytest.fixture
+def int8_incumbent(tiny_scratch_run: Path, tiny_dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A model folder whose shipped weights (the scratch run: a worse model) have a usable INT8 model beside them.
+
+    ``tmp_path`` plays the project, so INT8 models of the model folder live beside its weights as in
+    ``model/``; the candidate's INT8 model, made in a temp folder, goes to a private export cache.
+    """
+    import crackseg.inference.int8_lookup as int8_lookup
+    from crackseg.training.int8_build import build_int8_model
+    from crackseg.training.int8_promotion import has_usable_int8
+
+    monkeypatch.setattr(int8_lookup, "PROJECT_ROOT", tmp_path)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path.parent / f"{tmp_path.name}-cache"))
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    shutil.copy2(tiny_scratch_run / "weights" / "best.pt", model_dir / "best.pt")
+    (model_dir / "card.json").write_text(json.dumps({"name": "incumbent", "stages": []}))
+    assert build_int8_model(model_dir / "best.pt", tiny_dataset, max_drop=1.0).passed  # any drop passes
+    assert has_usable_int8(model_dir / "best.pt")
+    return model_dir
+
+
+@pytest.fixture
+def better_candidate_run(tiny_scratch_run: Path, tmp_path: Path) -> Path:
+    """A run folder whose best weights are the shipped model: better than the scratch run on the samples."""
+    from crackseg.core.locations import SHIPPED_MODEL
+
+    run_dir = tmp_path / "candidate-run"
+    (run_dir / "weights").mkdir(parents=True)
+    shutil.copy2(SHIPPED_MODEL, run_dir / "weights" / "best.pt")
+    shutil.copy2(tiny_scratch_run / "results.csv", run_dir / "results.csv")
+    return run_dir
+
+
+def _promote(run_dir: Path, data: Path, model_dir: Path, **int8_options: object):
+    from crackseg.training.int8_promotion import Int8Settings
+
+    return evaluate_and_maybe_promote(
+        run_dir=run_dir,
+        data_yaml=data,
+        stage="finetune",
+        start_weights=model_dir / "best.pt",
+        imgsz=416,
+        device="cpu",
+        wall_time_s=1.0,
+        promote=True,
+        model_dir=model_dir,
+        int8_settings=Int8Settings(**int8_options),
+    )
+
+
+def test_a_better_model_whose_int8_fails_is_refused_unless_fp32_auto_is_accepted(
+    int8_incumbent: Path, better_candidate_run: Path, tiny_dataset: Path
+) -> None:
+    """auto must not silently become FP32 OpenVINO: the INT8 check refuses, --accept-fp32-auto overrides."""
+    from crackseg.inference.model_loading import file_sha256
+    from crackseg.training.int8_build import int8_model_dir
+    from crackseg.training.int8_promotion import has_usable_int8
+
+    model_dir = int8_incumbent
+    before = (model_dir / "best.pt").read_bytes()
+    card_before = (model_dir / "card.json").read_text()
+    refused = _promote(better_candidate_run, tiny_dataset, model_dir, max_drop=-1.0)  # no INT8 model can pass
+    assert refused.better and not refused.promoted and refused.int8_refused
+    assert any(
+        r.startswith("INT8: its INT8 model fails its check") and "--accept-fp32-auto" in r for r in refused.reasons
+    )
+    assert "refused by the INT8 check" in refused.summary()
+    assert (model_dir / "best.pt").read_bytes() == before and (model_dir / "card.json").read_text() == card_before
+    assert has_usable_int8(model_dir / "best.pt")  # the shipped INT8 model is untouched
+
+    accepted = _promote(better_candidate_run, tiny_dataset, model_dir, max_drop=-1.0, accept_fp32_auto=True)
+    assert accepted.promoted and not accepted.int8_refused
+    assert accepted.int8.startswith("INT8 model NOT installed, auto uses FP32 OpenVINO (made before promotion)")
+    assert file_sha256(model_dir / "best.pt") == file_sha256(better_candidate_run / "weights" / "best.pt")
+    assert not int8_model_dir(model_dir / "best.pt").exists()  # the incumbent's INT8 model went with its weights
+    card = json.loads((model_dir / "card.json").read_text())
+    assert card["int8"]["passed"] is False and "metrics" not in card["int8"]
+
+
+def test_a_better_model_whose_int8_passes_ships_the_int8_model_made_for_the_check(
+    int8_incumbent: Path, better_candidate_run: Path, tiny_dataset: Path
+) -> None:
+    from crackseg.inference.int8_lookup import load_record, usable_int8_model
+    from crackseg.inference.model_loading import file_sha256
+
+    outcome = _promote(better_candidate_run, tiny_dataset, int8_incumbent, max_drop=1.0)
+    assert outcome.promoted and outcome.int8.startswith("INT8 model installed (made before promotion)")
+    weights = int8_incumbent / "best.pt"
+    installed = usable_int8_model(weights)  # raises unless made from these very bytes, passed and intact
+    assert installed == int8_incumbent / "best_int8_openvino_model"
+    assert load_record(installed).source_sha256 == file_sha256(weights)
+    card = json.loads((int8_incumbent / "card.json").read_text())
+    assert card["int8"]["passed"] is True and set(card["int8"]["metrics"]) == {"valid", "test"}
+    assert card["int8"]["calibration"]["images"] == 8  # all the samples (fewer than the 300 asked for)

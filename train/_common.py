@@ -67,6 +67,14 @@ def add_common_arguments(parser: argparse.ArgumentParser, *, default_epochs: int
         action="store_true",
         help="copy the result into model/ when it beats the shipped model on the valid split",
     )
+    parser.add_argument(
+        "--calibration-images", type=int, default=300, help="train images the INT8 model is calibrated on (promotion)"
+    )
+    parser.add_argument(
+        "--accept-fp32-auto",
+        action="store_true",
+        help="promote a better model even if its INT8 model fails where the shipped one's passes",
+    )
 
 
 def check_data_yaml(path: Path) -> Path:

@@ -262,12 +262,8 @@ def refresh_int8_model(
 ) -> QuantizationRecord:
     """Remove a stale INT8 model, build a new one, and record it (and its crackseg scores) in the model card.
 
-    With ``card_path``, the card gets an ``int8`` section: the quantization
-    record, and when the model passed, ``crackseg``'s own evaluation of the
-    INT8 backend on the valid and test splits (the numbers a user of ``auto``
-    gets), next to the FP32 ones the card already holds.
+    With ``card_path``, the card gets an ``int8`` section (``record_int8_in_card``).
     """
-
     say = progress or (lambda message: None)
     remove_stale_int8_model(weights)
     record = build_int8_model(
@@ -280,8 +276,26 @@ def refresh_int8_model(
         max_drop=max_drop,
         progress=say,
     )
-    if card_path is None:
-        return record
+    if card_path is not None:
+        record_int8_in_card(weights, data_yaml, record, imgsz=imgsz, card_path=card_path, progress=say)
+    return record
+
+
+def record_int8_in_card(
+    weights: Path,
+    data_yaml: Path,
+    record: QuantizationRecord,
+    *,
+    imgsz: int,
+    card_path: Path,
+    progress: ProgressCallback | None = None,
+) -> None:
+    """Write the card's ``int8`` section: the quantization record, and when the model passed, crackseg's scores.
+
+    The scores are ``crackseg``'s own evaluation of the INT8 backend on the valid and test splits (the
+    numbers a user of ``auto`` gets), next to the FP32 ones the card already holds.
+    """
+    say = progress or (lambda message: None)
     section: dict[str, Any] = {"folder": int8_model_dir(weights).name, **record.to_dict()}
     if record.passed:
         segmenter = Segmenter(weights, backend=INT8_BACKEND)
@@ -295,4 +309,23 @@ def refresh_int8_model(
     card = load_card(card_path)
     card["int8"] = section
     save_card(card, card_path)
-    return record
+
+
+def move_int8_model(built_for: Path, weights: Path) -> Path:
+    """Move the INT8 model built for ``built_for`` to where ``weights`` (the same bytes, elsewhere) looks for it.
+
+    A promotion quantizes the candidate before installing it (to know whether ``auto`` stays fast) and
+    then ships that INT8 model instead of quantizing the same weights again. Refused, with the folder
+    left where it was, when ``weights`` are not the bytes the INT8 model was made from.
+    """
+    source = int8_model_dir(built_for)
+    record = load_record(source)
+    if record is None:
+        raise QuantizationError(f"{source}: no INT8 model to move")
+    if record.source_sha256 != file_sha256(weights):
+        raise QuantizationError(f"{source}: made from other weights than {weights}")
+    target = int8_model_dir(weights)
+    if source.resolve() != target.resolve():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _replace_dir(source, target)
+    return target
