@@ -160,17 +160,7 @@ def test_promotion_refuses_a_worse_model(tiny_scratch_run: Path, tiny_dataset: P
     card = {"weights": {"sha256": "unchanged"}, "stages": []}
     (model_dir / "card.json").write_text(json.dumps(card))
     before = (model_dir / "best.pt").read_bytes()
-    outcome = evaluate_and_maybe_promote(
-        run_dir=tiny_scratch_run,
-        data_yaml=tiny_dataset,
-        stage="finetune",
-        start_weights=model_dir / "best.pt",
-        imgsz=416,
-        device="cpu",
-        wall_time_s=1.0,
-        promote=True,
-        model_dir=model_dir,
-    )
+    outcome = _promote(tiny_scratch_run, tiny_dataset, model_dir)
     assert not outcome.promoted and not outcome.better
     assert outcome.reasons
     assert (model_dir / "best.pt").read_bytes() == before
