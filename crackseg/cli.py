@@ -155,7 +155,12 @@ def _add_inference_arguments(parser: argparse.ArgumentParser, preprocessors: Any
         help="confidence threshold (default: the view's, from the model card: 0.25 top-down, street chosen on val)",
     )
     parser.add_argument("--iou", type=float, default=0.7, help="NMS IoU threshold")
-    parser.add_argument("--imgsz", type=int, default=416, help="model input size (px)")
+    parser.add_argument(
+        "--imgsz",
+        type=int,
+        default=None,
+        help="model input size (px; default: the view's, from the model card: 416, or the street model's own)",
+    )
     parser.add_argument("--preprocess", choices=list(preprocessors), default="none")
     parser.add_argument("--tile", choices=("auto", "always", "never"), default="auto", help="tiled inference")
     parser.add_argument("--tile-size", type=int, default=640, help="tile size (px)")
@@ -286,7 +291,7 @@ def command_camera(args: argparse.Namespace) -> int:
 
 
 def _inference_settings(args: argparse.Namespace) -> Any:
-    from crackseg.inference.model_loading import view_conf
+    from crackseg.inference.model_loading import view_conf, view_imgsz
     from crackseg.inference.preprocessing import PreprocessSpec
     from crackseg.inference.segmenter import InferenceSettings
 
@@ -295,7 +300,7 @@ def _inference_settings(args: argparse.Namespace) -> Any:
     return InferenceSettings(
         conf=conf,
         iou=args.iou,
-        imgsz=args.imgsz,
+        imgsz=args.imgsz if args.imgsz is not None else view_imgsz(view),
         preprocess=PreprocessSpec(args.preprocess),
         tile=args.tile,
         tile_size=args.tile_size,

@@ -268,3 +268,30 @@ def test_street_view_with_four_points_and_a_bad_uploaded_profile(samples_dir):
     at.file_uploader(key="segment_camera_upload").set_value(("cam.json", b"{not json", "application/json")).run()
     assert not at.exception
     assert "not valid JSON" in at.error[0].value
+
+
+def test_the_street_view_starts_at_its_model_cards_input_size_and_top_down_keeps_its_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A street model trained and gated at 512 px runs at 512 in the street view; the top-down view stays at 416."""
+    import json
+
+    import crackseg.inference.model_loading as model_loading
+
+    weights = tmp_path / "street" / "best.pt"
+    weights.parent.mkdir()
+    weights.write_bytes(b"street weights")
+    (weights.parent / "card.json").write_text(json.dumps({"views": {"street": {"conf": 0.07, "imgsz": 512}}}))
+    monkeypatch.delenv("CRACKSEG_STREET_MODEL", raising=False)
+    monkeypatch.setattr(model_loading, "STREET_MODEL", weights)
+    monkeypatch.setattr(model_loading, "STREET_MODEL_CARD", weights.parent / "card.json")
+    at = page()
+    at.session_state["segment_view"] = "street"
+    at.run()
+    assert_clean(at)
+    assert at.select_slider(key="segment_street_imgsz").value == 512
+    assert at.slider(key="segment_street_conf").value == pytest.approx(0.07)
+    at.session_state["segment_view"] = "top-down"
+    at.run()
+    assert_clean(at)
+    assert at.select_slider(key="segment_imgsz").value == 416

@@ -287,3 +287,56 @@ def test_shipped_model_hash_is_checked_against_its_card(tmp_path: Path, monkeypa
     shutil.copy(weights, other)
     card.write_text(json.dumps({"weights": {"sha256": "0" * 64}}))
     verify_weights(other)  # only the shipped model is checked against the card
+
+
+@pytest.fixture
+def street_card(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A street model in tmp with its own card, found by the view lookup as the shipped street model would be."""
+    import crackseg.inference.model_loading as model_loading
+
+    weights = tmp_path / "street" / "best.pt"
+    weights.parent.mkdir()
+    weights.write_bytes(b"street weights")
+    monkeypatch.delenv("CRACKSEG_STREET_MODEL", raising=False)
+    monkeypatch.setattr(model_loading, "STREET_MODEL", weights)
+    monkeypatch.setattr(model_loading, "STREET_MODEL_CARD", weights.parent / "card.json")
+    return weights.parent / "card.json"
+
+
+@pytest.mark.parametrize(
+    ("street_view", "expected"),
+    [
+        ({"conf": 0.07, "imgsz": 512}, 512),
+        ({"conf": 0.07}, 416),  # a card from before input sizes were recorded
+        ({"conf": 0.07, "imgsz": 500}, 416),  # not a multiple of 32
+        ({"conf": 0.07, "imgsz": "512"}, 416),
+        ({"conf": 0.07, "imgsz": 4096}, 416),
+    ],
+)
+def test_the_street_view_runs_at_its_model_cards_input_size(
+    street_card: Path, street_view: dict, expected: int
+) -> None:
+    import json
+
+    from crackseg.cli import _inference_settings, build_parser
+    from crackseg.inference.model_loading import view_conf, view_imgsz
+
+    street_card.write_text(json.dumps({"views": {"street": street_view}}), encoding="utf-8")
+    assert view_imgsz("street") == expected and view_conf("street") == 0.07
+    assert view_imgsz("top-down") == 416
+    parser = build_parser()
+    assert (
+        _inference_settings(parser.parse_args(["predict", "x.jpg", "--out", "o", "--view", "street"])).imgsz == expected
+    )
+    assert _inference_settings(parser.parse_args(["survey", "drive.mp4", "--out", "o"])).imgsz == expected
+    assert _inference_settings(parser.parse_args(["predict", "x.jpg", "--out", "o"])).imgsz == 416
+    explicit = parser.parse_args(["predict", "x.jpg", "--out", "o", "--view", "street", "--imgsz", "320"])
+    assert _inference_settings(explicit).imgsz == 320  # the operator's choice wins
+
+
+def test_a_missing_or_broken_street_card_means_416(street_card: Path) -> None:
+    from crackseg.inference.model_loading import view_imgsz
+
+    assert view_imgsz("street") == 416  # no card at all
+    street_card.write_text("{not json", encoding="utf-8")
+    assert view_imgsz("street") == 416

@@ -42,6 +42,7 @@ def scores_by_backend(f1: dict[str, float], calls: list[tuple[str, float | None]
         conf: float | None,
         backend: str,
         cache: Path | None = None,
+        imgsz: int = 416,
     ) -> dict[str, Any]:
         calls.append((backend, conf))
         return {"split": split, "conf": conf, "lane_cell_f1": f1[backend]}
@@ -109,8 +110,8 @@ def reports_with(exact_f1: dict[float, float], swept_f1: dict[float, float], req
     """A stand-in for ``street_report``: the sweep (run at the floor, exact there) and runs at given confs."""
     from types import SimpleNamespace
 
-    def street_report(weights, profile, root, split, backend, cache, at_conf=None):  # noqa: ANN001, ANN202
-        requests.append(at_conf)
+    def street_report(weights, profile, root, split, backend, cache, at_conf=None, imgsz=416):  # noqa: ANN001, ANN202
+        requests.append(at_conf if imgsz == 416 else (at_conf, imgsz))
         floor = min(promote_street.STREET_CONFS)
         if at_conf is None or at_conf == floor:  # the sweep's own run
             grid = list(promote_street.STREET_CONFS)
@@ -177,8 +178,8 @@ def test_rechoosing_the_conf_updates_the_card_and_keeps_the_previous_choice(
     card_path.write_text(json.dumps(card | {"domains": {"survey_vehicle": old_figures}}), encoding="utf-8")
     calls: list[tuple[str, float | None]] = []
 
-    def street_scores(weights, profile, root, split, conf, backend, cache=None):  # noqa: ANN001, ANN202
-        calls.append((split, conf))
+    def street_scores(weights, profile, root, split, conf, backend, cache=None, imgsz=416):  # noqa: ANN001, ANN202
+        calls.append((split, conf) if imgsz == 416 else (split, conf, imgsz))
         chosen = 0.07 if conf is None else conf
         return {"split": split, "conf": chosen, "lane_cell_f1": {"val": 0.7450, "test": 0.7660}[split]}
 
@@ -195,3 +196,30 @@ def test_rechoosing_the_conf_updates_the_card_and_keeps_the_previous_choice(
     installed.write_bytes(b"other weights")  # the card no longer describes the installed file
     with pytest.raises(CrackSegError, match="SHA-256 differs"):
         promote_street.rechoose_street_conf(DEFAULT_PROFILE, Path("root"), "torch", None)
+
+
+def test_a_candidate_gated_at_another_input_size_is_scored_and_recorded_at_it(
+    installed: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--imgsz 512: every run of the sweep and the confirmation is at 512, and the card keeps 512 for the view."""
+    requests: list[object] = []
+    swept = {0.05: 0.7413, 0.06: 0.7440, 0.07: 0.7460}
+    monkeypatch.setattr(promote_street, "street_report", reports_with({0.07: 0.7450}, swept, requests))
+    scores = promote_street.street_scores(Path("w.pt"), DEFAULT_PROFILE, Path("root"), "val", None, "torch", None, 512)
+    assert requests == [(None, 512), (0.07, 512), (0.05, 512)]
+    assert scores["imgsz"] == 512 and scores["conf"] == 0.07
+    gate = {"val_lane_cell_f1_gain": 0.02, "min_gain": 0.01, "passed": True}
+    everything = {"candidate_scores": {"val": scores}, "incumbent": "old", "incumbent_scores": {}, "gate": gate}
+    gated = installed.parent.parent / "gated.pt"
+    gated.write_bytes(b"candidate weights")
+    promote_street.install_street_model(gated, gated, everything, DEFAULT_PROFILE, "run")
+    card = json.loads((installed.parent / "card.json").read_text(encoding="utf-8"))
+    assert card["views"]["street"]["imgsz"] == 512 and card["views"]["street"]["conf"] == 0.07
+
+    calls: list[tuple] = []  # the conf chosen again later runs at the card's size, and keeps it
+    monkeypatch.setattr(
+        promote_street, "street_scores", lambda *a, **k: calls.append(a) or {"conf": 0.06, "lane_cell_f1": 0.75}
+    )
+    promote_street.rechoose_street_conf(DEFAULT_PROFILE, Path("root"), "torch", None)
+    assert [call[-1] for call in calls] == [512, 512]
+    assert json.loads((installed.parent / "card.json").read_text(encoding="utf-8"))["views"]["street"]["imgsz"] == 512

@@ -42,7 +42,7 @@ from crackseg.core.locations import PROJECT_ROOT, STREET_MODEL, STREET_MODEL_CAR
 from crackseg.datasets.survey_vehicle import survey_items  # noqa: E402
 from crackseg.evaluation.run import EvaluationReport, evaluate  # noqa: E402
 from crackseg.geometry.camera import CameraProfile, load_profile  # noqa: E402
-from crackseg.inference.model_loading import default_model_path, file_sha256  # noqa: E402
+from crackseg.inference.model_loading import DEFAULT_IMGSZ, default_model_path, file_sha256, view_imgsz  # noqa: E402
 from crackseg.inference.segmenter import InferenceSettings, Segmenter  # noqa: E402
 from crackseg.metrics.sweep import DEFAULT_THRESHOLDS  # noqa: E402
 from crackseg.pipeline.street import StreetSegmenter  # noqa: E402
@@ -70,15 +70,18 @@ def street_report(
     backend: str,
     cache: Path | None,
     at_conf: float | None = None,
+    imgsz: int = DEFAULT_IMGSZ,
 ) -> EvaluationReport:
     """The street-pipeline evaluation of ``weights`` on one split, stored under ``cache`` and reused from there.
 
     Without ``at_conf``, a sweep: the model runs once at the lowest of ``STREET_CONFS`` and its cell sweep
     scores each of them, to choose a conf. With ``at_conf``, the model runs at that conf, as the product
     does, and the report's cell scores are exact there. The cache key is the weights' SHA-256, the profile's
-    name and where it inspects, the split, and the conf of an exact run.
+    name and where it inspects, the split, the conf of an exact run, and the input size when not 416.
     """
     key = f"{file_sha256(weights)[:16]}-{profile.name}-{profile.inspect_on}-{split}"
+    if imgsz != DEFAULT_IMGSZ:
+        key += f"-{imgsz}px"
     if at_conf is not None and at_conf != min(STREET_CONFS):  # the sweep's own run is exact at its floor
         key += f"-at{at_conf:g}"
     elif SWEEP_VERSION:
@@ -94,7 +97,7 @@ def street_report(
     report = evaluate(
         segmenter,
         survey_items(survey_root, split),
-        InferenceSettings() if at_conf is None else InferenceSettings(conf=at_conf),
+        InferenceSettings(imgsz=imgsz) if at_conf is None else InferenceSettings(conf=at_conf, imgsz=imgsz),
         cell_thresholds=STREET_CONFS if at_conf is None or at_conf == min(STREET_CONFS) else (at_conf,),
         sweep_min_conf=min(STREET_CONFS) if at_conf is None else at_conf,
         source=f"{survey_root}:{split}",
@@ -113,6 +116,7 @@ def street_scores(
     conf: float | None,
     backend: str,
     cache: Path | None = None,
+    imgsz: int = DEFAULT_IMGSZ,
 ) -> dict[str, Any]:
     """Lane cell F1 (32 px) of ``weights`` through the street pipeline on one split, at one conf, exactly.
 
@@ -123,18 +127,18 @@ def street_scores(
     """
     swept: dict[str, Any] = {}
     if conf is None:
-        sweep = street_report(weights, profile, survey_root, split, backend, cache).cell_sweep
+        sweep = street_report(weights, profile, survey_root, split, backend, cache, imgsz=imgsz).cell_sweep
         conf = round(float(sweep["best_threshold"]), 4)
         swept = {"swept_lane_cell_f1": round(float(sweep["best_f1"]), 4)}
         floor = min(STREET_CONFS)
         if conf != floor:
-            at_best = _exact_scores(weights, profile, survey_root, split, conf, backend, cache)
-            at_floor = _exact_scores(weights, profile, survey_root, split, floor, backend, cache)
+            at_best = _exact_scores(weights, profile, survey_root, split, conf, backend, cache, imgsz)
+            at_floor = _exact_scores(weights, profile, survey_root, split, floor, backend, cache, imgsz)
             if at_floor["lane_cell_f1"] > at_best["lane_cell_f1"]:
                 refused = {"refused_conf": conf, "refused_conf_lane_cell_f1": at_best["lane_cell_f1"]}
                 return at_floor | swept | refused
             return at_best | swept
-    return _exact_scores(weights, profile, survey_root, split, conf, backend, cache) | swept
+    return _exact_scores(weights, profile, survey_root, split, conf, backend, cache, imgsz) | swept
 
 
 def _exact_scores(
@@ -145,15 +149,17 @@ def _exact_scores(
     conf: float,
     backend: str,
     cache: Path | None,
+    imgsz: int = DEFAULT_IMGSZ,
 ) -> dict[str, Any]:
     """Lane cell F1, precision and recall of a run at ``conf`` (cached like every report)."""
-    report = street_report(weights, profile, survey_root, split, backend, cache, at_conf=conf)
+    report = street_report(weights, profile, survey_root, split, backend, cache, at_conf=conf, imgsz=imgsz)
     cells = report.cell_sweep
     index = [round(float(value), 4) for value in cells["thresholds"]].index(round(conf, 4))
     return {
         "split": split,
         "frames": report.images,
         "conf": conf,
+        "imgsz": imgsz,
         "lane_cell_f1": round(float(cells["f1"][index]), 4),
         "lane_cell_precision": round(float(cells["precision"][index]), 4),
         "lane_cell_recall": round(float(cells["recall"][index]), 4),
@@ -167,6 +173,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", type=Path, default=DEFAULT_PROFILE_PATH, help="the vehicle's camera profile")
     parser.add_argument("--data", type=Path, default=None, help="street data.yaml for the INT8 build and gate")
     parser.add_argument("--backend", default="torch")
+    parser.add_argument(
+        "--imgsz",
+        type=int,
+        default=DEFAULT_IMGSZ,
+        help="the candidate's input size (px): the size it was trained at; the incumbent runs at its card's",
+    )
     parser.add_argument("--min-gain", type=float, default=MIN_GAIN, help="val lane cell F1 gain needed")
     parser.add_argument("--promote", action="store_true", help="install the candidate when it passes")
     parser.add_argument("--run", default="", help="the training run's name, for the card")
@@ -189,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.data is not None:
                 from train.promotion import refresh_int8_after_promotion
 
-                print(refresh_int8_after_promotion(STREET_MODEL, args.data, 416, STREET_MODEL_CARD))
+                print(refresh_int8_after_promotion(STREET_MODEL, args.data, view_imgsz("street"), STREET_MODEL_CARD))
             print(check_int8_street_model(profile, args.survey_root, args.cache))
             return 0
         incumbent = default_model_path("street")
@@ -199,10 +211,15 @@ def main(argv: list[str] | None = None) -> int:
             "candidate": str(args.candidate),
         }
         gated = shipping_form(args.candidate, args.cache)
-        for role, weights in (("incumbent", incumbent), ("candidate", gated)):
-            print(f"{role}: {weights}")
-            val = street_scores(weights, profile, args.survey_root, "val", None, args.backend, args.cache)
-            test = street_scores(weights, profile, args.survey_root, "test", val["conf"], args.backend, args.cache)
+        for role, weights, imgsz in (
+            ("incumbent", incumbent, view_imgsz("street")),
+            ("candidate", gated, args.imgsz),
+        ):
+            print(f"{role}: {weights} at {imgsz} px")
+            val = street_scores(weights, profile, args.survey_root, "val", None, args.backend, args.cache, imgsz)
+            test = street_scores(
+                weights, profile, args.survey_root, "test", val["conf"], args.backend, args.cache, imgsz
+            )
             scores[role + "_scores"] = {"val": val, "test": test}
             print(
                 f"  val lane cell F1 {val['lane_cell_f1']:.4f} at conf {val['conf']}; test {test['lane_cell_f1']:.4f}"
@@ -218,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.data is not None:
                 from train.promotion import refresh_int8_after_promotion
 
-                print(refresh_int8_after_promotion(STREET_MODEL, args.data, 416, STREET_MODEL_CARD))
+                print(refresh_int8_after_promotion(STREET_MODEL, args.data, args.imgsz, STREET_MODEL_CARD))
                 print(check_int8_street_model(profile, args.survey_root, args.cache))
     except CrackSegError as error:
         print(f"error: {error}", file=sys.stderr)
@@ -238,13 +255,19 @@ def rechoose_street_conf(profile: CameraProfile, survey_root: Path, backend: str
     card = load_card(STREET_MODEL_CARD)
     if card.get("weights", {}).get("sha256") != file_sha256(STREET_MODEL):
         raise CrackSegError(f"{STREET_MODEL_CARD}: the card is not {STREET_MODEL}'s (SHA-256 differs)")
-    val = street_scores(STREET_MODEL, profile, survey_root, "val", None, backend, cache)
-    test = street_scores(STREET_MODEL, profile, survey_root, "test", val["conf"], backend, cache)
+    imgsz = int(card["views"]["street"].get("imgsz", DEFAULT_IMGSZ))
+    val = street_scores(STREET_MODEL, profile, survey_root, "val", None, backend, cache, imgsz)
+    test = street_scores(STREET_MODEL, profile, survey_root, "test", val["conf"], backend, cache, imgsz)
     previous = {
         "conf": card["views"]["street"]["conf"],
         "survey_vehicle": card.get("domains", {}).get("survey_vehicle"),
     }
-    card["views"]["street"] = {"conf": val["conf"], "chosen_on": "survey-vehicle val frames", "grid": STREET_CONFS}
+    card["views"]["street"] = {
+        "conf": val["conf"],
+        "imgsz": imgsz,
+        "chosen_on": "survey-vehicle val frames",
+        "grid": STREET_CONFS,
+    }
     card.setdefault("domains", {})["survey_vehicle"] = {"val": val, "test": test}
     card["conf_rechosen"] = {"at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "previous": previous}
     save_card(card, STREET_MODEL_CARD)
@@ -264,10 +287,11 @@ def check_int8_street_model(profile: CameraProfile, survey_root: Path, cache: Pa
 
     card = load_card(STREET_MODEL_CARD)
     conf = float(card["views"]["street"]["conf"])
+    imgsz = int(card["views"]["street"].get("imgsz", DEFAULT_IMGSZ))
     if not int8_model_dir(STREET_MODEL).is_dir():
         return "no INT8 street model installed: nothing to check"
-    fp32 = street_scores(STREET_MODEL, profile, survey_root, "val", conf, "torch", cache)
-    int8 = street_scores(STREET_MODEL, profile, survey_root, "val", conf, "openvino-int8", cache)
+    fp32 = street_scores(STREET_MODEL, profile, survey_root, "val", conf, "torch", cache, imgsz)
+    int8 = street_scores(STREET_MODEL, profile, survey_root, "val", conf, "openvino-int8", cache, imgsz)
     drop = round(fp32["lane_cell_f1"] - int8["lane_cell_f1"], 4)  # the scores have 4 decimals: no float fuzz
     passed = drop <= INT8_MAX_DROP
     card["int8_street_check"] = {
@@ -327,6 +351,7 @@ def install_street_model(
         "views": {
             "street": {
                 "conf": candidate_scores["val"]["conf"],
+                "imgsz": candidate_scores["val"].get("imgsz", DEFAULT_IMGSZ),
                 "chosen_on": "survey-vehicle val frames",
                 "grid": STREET_CONFS,
             }

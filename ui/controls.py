@@ -12,6 +12,7 @@ from typing import Any
 
 import streamlit as st
 
+from crackseg.inference.model_loading import view_imgsz
 from crackseg.inference.preprocessing import PREPROCESSORS, PreprocessSpec
 from crackseg.inference.segmenter import InferenceSettings
 from crackseg.io.allowed_paths import DATA_DIRS_ENV_VAR
@@ -77,7 +78,8 @@ def model_controls(
     """Confidence, NMS IoU, model input size and the mirror pass; preprocessing and tiling stay at their defaults.
 
     The street view keeps its own confidence (key ``<prefix>_street_conf``, default ``conf``, e.g. the model
-    card's), so switching views never carries one view's threshold over to the other.
+    card's) and input size (``<prefix>_street_imgsz``, default the card's), so switching views never carries
+    one view's setting over to the other.
     """
     where = container or st.sidebar
     if view == "top-down":
@@ -93,7 +95,17 @@ def model_controls(
             help="The street view's default is the model card's (chosen on survey-vehicle frames).",
         )
     iou = where.slider("NMS IoU", 0.1, 0.95, 0.7, 0.05, key=f"{prefix}_iou")
-    imgsz = where.select_slider("Model input size (px)", IMGSZ_CHOICES, value=416, key=f"{prefix}_imgsz")
+    if view == "top-down":
+        imgsz = where.select_slider("Model input size (px)", IMGSZ_CHOICES, value=416, key=f"{prefix}_imgsz")
+    else:
+        street_imgsz = view_imgsz(view)
+        imgsz = where.select_slider(
+            "Model input size (px)",
+            tuple(sorted({*IMGSZ_CHOICES, street_imgsz})),
+            value=street_imgsz,
+            key=f"{prefix}_{view}_imgsz",
+            help="The street view's default is its model card's (the size it was trained and gated at).",
+        )
     flip_tta = where.checkbox(
         "Mirror pass (test-time augmentation)",
         value=False,

@@ -43,6 +43,18 @@ def default_model_path(view: str = "top-down") -> Path:
 
 
 TOP_DOWN_CONF = 0.25  # the product's default since stage 1, chosen on crack-seg valid
+DEFAULT_IMGSZ = 416  # the input size every model so far was trained at, unless its card says otherwise
+
+
+def _street_view_card_value(key: str) -> object:
+    """``views.street.<key>`` from the card of the street view's model; None when it has none."""
+    weights = default_model_path("street")
+    card_path = {SHIPPED_MODEL.resolve(): MODEL_CARD, STREET_MODEL.resolve(): STREET_MODEL_CARD}.get(weights.resolve())
+    try:
+        card = json.loads(card_path.read_text(encoding="utf-8")) if card_path is not None else {}
+        return card["views"]["street"][key]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def view_conf(view: str) -> float:
@@ -53,14 +65,26 @@ def view_conf(view: str) -> float:
     """
     if view != "street":
         return TOP_DOWN_CONF
-    weights = default_model_path("street")
-    card_path = {SHIPPED_MODEL.resolve(): MODEL_CARD, STREET_MODEL.resolve(): STREET_MODEL_CARD}.get(weights.resolve())
     try:
-        card = json.loads(card_path.read_text(encoding="utf-8")) if card_path is not None else {}
-        conf = float(card["views"]["street"]["conf"])
-    except (OSError, ValueError, KeyError, TypeError):
+        conf = float(_street_view_card_value("conf"))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
         return TOP_DOWN_CONF
     return conf if 0.0 < conf < 1.0 else TOP_DOWN_CONF
+
+
+def view_imgsz(view: str) -> int:
+    """The default model input size (px) of a view: the size its model was trained and gated at.
+
+    The street view's comes from its model's card (``views.street.imgsz``, written by the street gate);
+    a card without one, an unusable value (not a multiple of 32 from 32 to 2048) and the top-down view
+    get 416.
+    """
+    if view != "street":
+        return DEFAULT_IMGSZ
+    value = _street_view_card_value("imgsz")
+    if isinstance(value, bool) or not isinstance(value, int) or not 32 <= value <= 2048 or value % 32:
+        return DEFAULT_IMGSZ
+    return value
 
 
 def file_sha256(path: Path) -> str:
