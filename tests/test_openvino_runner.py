@@ -141,8 +141,10 @@ def exports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 @pytest.mark.parametrize(("model", "conf"), [("int8", 0.25), ("fp32", 0.25), ("street-fp32", 0.05)])
 def test_native_openvino_predicts_what_ultralytics_predicts(exports: dict[str, Path], model: str, conf: float) -> None:
     native = OpenVinoSegmentationModel(exports[model])
-    with openvino_full_precision():
+    with openvino_full_precision():  # Ultralytics compiles at its first prediction: that must be inside the block
         ultralytics = UltralyticsSegmentationModel(load_yolo_unchecked(exports[model]))
+        ultralytics.predict_rgb([np.zeros((416, 416, 3), dtype=np.uint8)], conf=conf, iou=0.7, imgsz=416, max_det=300)
+    assert "float32" in str(compiled_precision(ultralytics)) and "float32" in str(compiled_precision(native))
     compared = 0
     for path in SAMPLES:
         for rows, columns in CROPS.values():
