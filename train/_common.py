@@ -67,8 +67,18 @@ def add_common_arguments(parser: argparse.ArgumentParser, *, default_epochs: int
         action="store_true",
         help="copy the result into model/ when it beats the shipped model on the valid split",
     )
+    add_int8_arguments(parser)
+
+
+def add_int8_arguments(parser: argparse.ArgumentParser) -> None:
+    """The INT8 check's options of a promotion (``crackseg.training.int8_promotion``)."""
+    from crackseg.training.int8_build import DEFAULT_CALIBRATION_IMAGES
+
     parser.add_argument(
-        "--calibration-images", type=int, default=300, help="train images the INT8 model is calibrated on (promotion)"
+        "--calibration-images",
+        type=int,
+        default=DEFAULT_CALIBRATION_IMAGES,
+        help="train images the INT8 model is calibrated on (promotion)",
     )
     parser.add_argument(
         "--accept-fp32-auto",

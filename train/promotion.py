@@ -56,12 +56,11 @@ from crackseg.training.domains import (  # noqa: E402
     evaluate_domains,
     view_defaults,
 )
-from crackseg.training.int8_build import DEFAULT_CALIBRATION_IMAGES  # noqa: E402
 from crackseg.training.int8_promotion import Int8Check, Int8Settings, check_candidate_int8, ship_int8  # noqa: E402
 from crackseg.training.model_card import HISTORY_CSV, STORED_EVALUATION_DIR, load_card, save_card  # noqa: E402
 from crackseg.training.runs import read_args_yaml, read_results_csv  # noqa: E402
 from crackseg.training.wall_time import recorded_wall_time  # noqa: E402
-from train._common import TrainingRun  # noqa: E402
+from train._common import TrainingRun, add_int8_arguments  # noqa: E402
 
 
 @dataclass
@@ -427,6 +426,11 @@ def stage_entry(
     }
 
 
+def int8_settings_of(args: argparse.Namespace) -> Int8Settings:
+    """The INT8 check's settings from the command line (``train._common.add_int8_arguments``)."""
+    return Int8Settings(calibration_images=args.calibration_images, accept_fp32_auto=args.accept_fp32_auto)
+
+
 def finish_run(run: TrainingRun, args: argparse.Namespace, *, stage: str, start_weights: Path) -> int:
     """Evaluate the best weights on valid and test and promote them if asked and better."""
     if args.no_evaluate:
@@ -442,7 +446,7 @@ def finish_run(run: TrainingRun, args: argparse.Namespace, *, stage: str, start_
         wall_time_s=run.wall_time_s,
         promote=args.promote,
         domains=domains_of(args.data),
-        int8_settings=Int8Settings(calibration_images=args.calibration_images, accept_fp32_auto=args.accept_fp32_auto),
+        int8_settings=int8_settings_of(args),
     )
     print(outcome.summary())
     return 0
@@ -481,17 +485,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--imgsz", type=int, default=416)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--promote", action="store_true", help="install into model/ if better on valid")
-    parser.add_argument(
-        "--calibration-images",
-        type=int,
-        default=DEFAULT_CALIBRATION_IMAGES,
-        help="train images the INT8 model is calibrated on",
-    )
-    parser.add_argument(
-        "--accept-fp32-auto",
-        action="store_true",
-        help="promote a better candidate even if its INT8 model fails where the shipped one's passes",
-    )
+    add_int8_arguments(parser)
     return parser.parse_args(argv)
 
 
@@ -508,7 +502,7 @@ def main(argv: list[str] | None = None) -> int:
         wall_time_s=None,
         promote=args.promote,
         domains=domains_of(args.data),
-        int8_settings=Int8Settings(calibration_images=args.calibration_images, accept_fp32_auto=args.accept_fp32_auto),
+        int8_settings=int8_settings_of(args),
     )
     print(outcome.summary())
     return 0
