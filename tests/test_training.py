@@ -59,9 +59,14 @@ def test_options_become_the_ultralytics_arguments(tmp_path: Path) -> None:
     assert (overrides["cache"], overrides["amp"], overrides["epochs"]) == (False, False, 3)
     assert (overrides["optimizer"], overrides["lr0"], overrides["cos_lr"]) == ("AdamW", 0.0005, True)
     assert "stage" not in overrides and overrides["project"] == str(tmp_path.resolve())
-    explicit = finetune.parse_args(["--data", samples, "--lr0", "0.01", "--device", "0"])
+    assert (overrides["mask_ratio"], overrides["copy_paste"], overrides["mosaic"]) == (4, 0.0, 1.0)
+    explicit = finetune.parse_args(
+        ["--data", samples, "--lr0", "0.01", "--device", "0", "--mask-ratio", "2", "--copy-paste", "0.5"]
+        + ["--mosaic", "0"]
+    )
     overrides = ultralytics_overrides(explicit, finetune.stage_overrides(explicit), "run")
     assert (overrides["lr0"], overrides["amp"], overrides["cache"]) == (0.01, True, "ram")
+    assert (overrides["mask_ratio"], overrides["copy_paste"], overrides["mosaic"]) == (2, 0.5, 0.0)
     broken = tmp_path / "data.yaml"
     broken.write_text("train: nowhere/images\nval: nowhere/images\n")
     with pytest.raises(TrainingSetupError, match="not found"):

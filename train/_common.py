@@ -61,6 +61,22 @@ def add_common_arguments(parser: argparse.ArgumentParser, *, default_epochs: int
     parser.add_argument("--close-mosaic", type=int, default=2, help="last epochs trained without mosaic")
     parser.add_argument("--cache", default="ram", choices=["ram", "disk", "none"])
     parser.add_argument("--fraction", type=float, default=1.0, help="fraction of the train split to use")
+    parser.add_argument(
+        "--mask-ratio",
+        type=int,
+        default=4,
+        help="mask downsampling in the loss (Ultralytics' mask_ratio; 2 keeps thin cracks finer, costs time)",
+    )
+    parser.add_argument(
+        "--copy-paste",
+        type=float,
+        default=0.0,
+        help="probability of pasting an image's mirrored crack instances into it; Ultralytics turns it off "
+        "with mosaic in the last --close-mosaic epochs, so pair it with --mosaic 0 --close-mosaic 0",
+    )
+    parser.add_argument(
+        "--mosaic", type=float, default=1.0, help="probability of a 4-image mosaic until the last --close-mosaic epochs"
+    )
     parser.add_argument("--no-evaluate", action="store_true", help="skip evaluating the best weights afterwards")
     parser.add_argument(
         "--promote",
@@ -162,6 +178,9 @@ def ultralytics_overrides(args: argparse.Namespace, stage_defaults: dict, name: 
         "close_mosaic": args.close_mosaic,
         "cache": False if args.cache == "none" else args.cache,
         "fraction": args.fraction,
+        "mask_ratio": args.mask_ratio,
+        "copy_paste": args.copy_paste,
+        "mosaic": args.mosaic,
         "plots": False,
         "amp": False if args.device == "cpu" else True,
         "patience": 0,
