@@ -156,3 +156,22 @@ def test_a_build_names_its_evaluation_sets(sources: ThreeDomainSources, tmp_path
     (out / "manifest.json").write_text("{}")
     with pytest.raises(DatasetError, match="manifest"):
         DomainSets.from_build(out)
+
+
+def test_the_survey_closing_is_chosen_on_the_command_line(sources: ThreeDomainSources, tmp_path: Path) -> None:
+    """`--survey-closing 1` keeps each drawn dash its own instance; the default joins them into one crack."""
+    from train.build_dataset import main
+
+    def crop_instances(closing: list[str]) -> np.ndarray:
+        out = tmp_path / f"build{len(closing)}"
+        argv = ["--out", str(out), "--crack-seg", str(sources.crack_seg_yaml), "--survey", str(sources.survey_root)]
+        argv += ["--deepcrack", str(sources.deepcrack_train_dir), *closing]
+        assert main(argv) == 0
+        return yolo_label_to_masks(out / "train" / "labels" / "sv_frame01_x384.txt", (640, 640))
+
+    dashes = crop_instances(["--survey-closing", "1"])
+    # Dashes are drawn at x = 100 + 11 k, 7 px long; the crop (x = 384..1023) holds those ending after 384.
+    assert dashes.shape[0] == len([x for x in range(100, 900, 11) if x + 7 > 384])
+    assert all(mask.any(axis=0).sum() <= 8 for mask in dashes)  # one dash each, not a joined crack
+    joined = crop_instances([])
+    assert joined.shape[0] == 1 and joined[0, 301, 2:508].all()

@@ -18,7 +18,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as `python train/x.py`
 
 from crackseg.core.errors import DatasetError  # noqa: E402
-from crackseg.datasets.three_domain import ThreeDomainSettings, ThreeDomainSources, build_three_domain  # noqa: E402
+from crackseg.datasets.mask_to_yolo import ConversionSettings  # noqa: E402
+from crackseg.datasets.three_domain import (  # noqa: E402
+    SURVEY_CLOSING_PX,
+    ThreeDomainSettings,
+    ThreeDomainSources,
+    build_three_domain,
+)
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 
@@ -39,6 +45,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=1.0,
         help="share of survey train frames used (0: close-ups only, for the top-down model)",
     )
+    parser.add_argument(
+        "--survey-closing",
+        type=int,
+        default=SURVEY_CLOSING_PX,
+        help="side (px) of the closing that joins the survey frames' dashed crack labels into instances "
+        f"(default {SURVEY_CLOSING_PX}; 0 or 1: the dashes as drawn)",
+    )
     return parser.parse_args(argv)
 
 
@@ -53,7 +66,11 @@ def main(argv: list[str] | None = None) -> int:
         data_yaml = build_three_domain(
             ThreeDomainSources(args.crack_seg, args.deepcrack, args.survey),
             args.out,
-            ThreeDomainSettings(deepcrack_repeat=args.deepcrack_repeat, survey_fraction=args.survey_fraction),
+            ThreeDomainSettings(
+                deepcrack_repeat=args.deepcrack_repeat,
+                survey_fraction=args.survey_fraction,
+                survey_conversion=ConversionSettings(closing_px=args.survey_closing),
+            ),
             progress=lambda message: print(message, flush=True),
         )
     except (DatasetError, ValueError) as error:
