@@ -366,3 +366,25 @@ def test_a_better_model_whose_int8_passes_ships_the_int8_model_made_for_the_chec
     card = json.loads((int8_incumbent / "card.json").read_text())
     assert card["int8"]["passed"] is True and set(card["int8"]["metrics"]) == {"valid", "test"}
     assert card["int8"]["calibration"]["images"] == 8  # all the samples (fewer than the 300 asked for)
+
+
+def test_a_stage_records_the_data_and_the_settings_that_shape_the_masks() -> None:
+    """The card's stage says what the run trained on and how (mask resolution, mosaic, copy-paste)."""
+    import pandas as pd
+
+    from train.promotion import stage_entry
+
+    run_args = {"data": "/d/closeup/data.yaml", "epochs": 3, "mask_ratio": 1, "mosaic": 1.0, "copy_paste": 0.0}
+    run_args |= {"lr0": 0.0001, "project": "/work/runs", "name": "x"}  # where it ran is not a training setting
+    entry = stage_entry(
+        "closeup-mr1",
+        start="best.pt",
+        start_sha256=None,
+        history=pd.DataFrame({"epoch": [1, 2, 3], "time": [10.0, 20.0, 31.5]}),
+        run_args=run_args,
+        wall_time_s=None,
+        valid={},
+        test={},
+    )
+    assert entry["args"] == {k: run_args[k] for k in ("data", "epochs", "lr0", "mosaic", "copy_paste", "mask_ratio")}
+    assert entry["epochs_run"] == 3 and entry["wall_time_s"] == 31.5

@@ -412,7 +412,22 @@ def stage_entry(
     """One stage of the card: start weights, schedule, hardware, wall time, valid/test metrics."""
     if wall_time_s is None and "time" in history.columns and history["time"].notna().any():
         wall_time_s = float(history["time"].dropna().iloc[-1])  # Ultralytics' clock; restarts on resume
-    keys = ("epochs", "imgsz", "batch", "optimizer", "lr0", "lrf", "cos_lr", "close_mosaic", "device", "seed")
+    keys = (
+        "data",
+        "epochs",
+        "imgsz",
+        "batch",
+        "optimizer",
+        "lr0",
+        "lrf",
+        "cos_lr",
+        "close_mosaic",
+        "mosaic",
+        "copy_paste",
+        "mask_ratio",
+        "device",
+        "seed",
+    )
     return {
         "name": name,
         "start_weights": start,
