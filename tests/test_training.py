@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from crackseg.inference.segmenter import Segmenter
 from train import finetune, train
@@ -67,6 +68,14 @@ def test_options_become_the_ultralytics_arguments(tmp_path: Path) -> None:
     overrides = ultralytics_overrides(explicit, finetune.stage_overrides(explicit), "run")
     assert (overrides["lr0"], overrides["amp"], overrides["cache"]) == (0.01, True, "ram")
     assert (overrides["mask_ratio"], overrides["copy_paste"], overrides["mosaic"]) == (2, 0.5, 0.0)
+    assert overrides["warmup_bias_lr"] == 0.0  # AdamW: no 0.1 start for the biases
+    sgd = finetune.parse_args(["--data", samples, "--optimizer", "SGD"])
+    assert ultralytics_overrides(sgd, finetune.stage_overrides(sgd), "run")["warmup_bias_lr"] == 0.1
+    chosen = finetune.parse_args(["--data", samples, "--warmup-bias-lr", "0.002"])
+    assert ultralytics_overrides(chosen, finetune.stage_overrides(chosen), "run")["warmup_bias_lr"] == 0.002
+    negative = finetune.parse_args(["--data", samples, "--warmup-bias-lr", "-1"])
+    with pytest.raises(TrainingSetupError, match="warmup-bias-lr"):
+        ultralytics_overrides(negative, finetune.stage_overrides(negative), "run")
     broken = tmp_path / "data.yaml"
     broken.write_text("train: nowhere/images\nval: nowhere/images\n")
     with pytest.raises(TrainingSetupError, match="not found"):
@@ -150,6 +159,8 @@ def test_one_epoch_finetune_produces_loadable_weights(tiny_finetune_run: Path) -
     best = tiny_finetune_run / "weights" / "best.pt"
     assert best.is_file()
     assert (tiny_finetune_run / "results.csv").read_text().count("\n") >= 2  # header + one epoch
+    run_arguments = yaml.safe_load((tiny_finetune_run / "args.yaml").read_text())
+    assert (run_arguments["optimizer"], run_arguments["warmup_bias_lr"]) == ("AdamW", 0.0)
     segmenter = Segmenter(best, backend="torch")
     from crackseg.io.image_io import load_image
 

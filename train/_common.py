@@ -77,6 +77,13 @@ def add_common_arguments(parser: argparse.ArgumentParser, *, default_epochs: int
     parser.add_argument(
         "--mosaic", type=float, default=1.0, help="probability of a 4-image mosaic until the last --close-mosaic epochs"
     )
+    parser.add_argument(
+        "--warmup-bias-lr",
+        type=float,
+        default=None,
+        help="learning rate the biases start the warm-up at (default: 0 with an Adam-family optimizer, whose "
+        "steps do not shrink with the gradient, Ultralytics' 0.1 otherwise)",
+    )
     parser.add_argument("--no-evaluate", action="store_true", help="skip evaluating the best weights afterwards")
     parser.add_argument(
         "--promote",
@@ -192,7 +199,31 @@ def ultralytics_overrides(args: argparse.Namespace, stage_defaults: dict, name: 
             overrides[key] = value
     if args.lr0 is not None:
         overrides["lr0"] = args.lr0
+    overrides["warmup_bias_lr"] = warmup_bias_lr(args.warmup_bias_lr, str(overrides["optimizer"]))
     return overrides
+
+
+ADAM_FAMILY = frozenset({"adam", "adamw", "adamax", "nadam", "radam"})
+"""Optimizers whose step size is about the learning rate whatever the gradient (lower-cased names)."""
+
+ULTRALYTICS_WARMUP_BIAS_LR = 0.1
+"""Ultralytics' default start of the biases' warm-up, made for SGD."""
+
+
+def warmup_bias_lr(requested: float | None, optimizer: str) -> float:
+    """The learning rate the biases start their warm-up at.
+
+    Ultralytics lowers the biases' rate from 0.1 to lr0 over the warm-up, which suits SGD (its steps scale
+    with the gradient). With an explicit Adam-family optimizer every bias then moves by up to about 0.1 a
+    step for the first iterations, a thousand times a fine-tune's lr0, and a fine-tuned model falls back
+    before it recovers; Ultralytics itself starts at 0 when it picks AdamW. ``requested`` (``--warmup-bias-lr``)
+    wins when given.
+    """
+    if requested is not None:
+        if not requested >= 0:
+            raise TrainingSetupError(f"--warmup-bias-lr must be >= 0, got {requested}")
+        return float(requested)
+    return 0.0 if optimizer.lower() in ADAM_FAMILY else ULTRALYTICS_WARMUP_BIAS_LR
 
 
 def with_threads(model: Any, threads: int) -> Any:
