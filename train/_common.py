@@ -216,8 +216,8 @@ def warmup_bias_lr(requested: float | None, optimizer: str) -> float:
     Ultralytics lowers the biases' rate from 0.1 to lr0 over the warm-up, which suits SGD (its steps scale
     with the gradient). With an explicit Adam-family optimizer every bias then moves by up to about 0.1 a
     step for the first iterations, a thousand times a fine-tune's lr0, which knocks a fine-tuned model back
-    (higher training losses for its first epoch); Ultralytics itself starts at 0 when it picks AdamW. ``requested`` (``--warmup-bias-lr``)
-    wins when given.
+    (higher training losses for its first epoch); Ultralytics itself starts at 0 when it picks AdamW.
+    ``requested`` (``--warmup-bias-lr``) wins when given.
     """
     if requested is not None:
         if not requested >= 0:
