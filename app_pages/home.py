@@ -149,11 +149,12 @@ def show_model_card(card: dict[str, Any]) -> None:
     st.dataframe(stages_table(card), hide_index=True)
     st.subheader("Scores")
     evaluation = card.get("evaluation", {})
+    measured_conf = card.get("metrics", {}).get("valid", {}).get("conf", evaluation.get("conf", "?"))
     scores = metrics_table(card)
     st.dataframe(scores, hide_index=True, height=35 * (len(scores) + 1) + 3)  # every row, no inner scrollbar
     st.caption(
         f"Pixel, tolerance ({evaluation.get('tolerance_px', '?')} px) and instance scores at confidence "
-        f"{evaluation.get('conf', '?')}; mAP: {evaluation.get('map', 'Ultralytics val')}. "
+        f"{measured_conf}; mAP: {evaluation.get('map', 'Ultralytics val')}. "
         "Valid chose the best weights; test was only reported."
     )
     summary = int8_summary(card)

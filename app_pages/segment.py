@@ -29,7 +29,7 @@ from crackseg.io.inputs import NamedPayload, expand_named_payloads
 from crackseg.measurement.measure import MeasurementSettings
 from crackseg.pipeline.inspection import Inspection, InspectionFailure, inspect_payloads, settings_record
 from ui import segment_view as view
-from ui.camera_controls import camera_profile_controls, region_preview, street_conf_default, view_control
+from ui.camera_controls import camera_profile_controls, region_preview, view_control
 from ui.controls import inference_controls, measurement_controls
 from ui.resources import get_segmenter
 
@@ -155,7 +155,7 @@ def main() -> None:
     )
     chosen_view = view_control("segment")
     street = chosen_view == "street"
-    settings = inference_controls("segment", view=chosen_view, conf=street_conf_default() if street else 0.25)
+    settings = inference_controls("segment", view=chosen_view)
     measurement_settings = measurement_controls("segment", calibration=not street)
     items = chosen_items()
     camera = street_camera(items) if street else None

@@ -152,7 +152,7 @@ def _add_inference_arguments(parser: argparse.ArgumentParser, preprocessors: Any
         "--conf",
         type=float,
         default=None,
-        help="confidence threshold (default: the view's, from the model card: 0.25 top-down, street chosen on val)",
+        help="confidence threshold (default: the view's, from its model's card, chosen on val; 0.25 without one)",
     )
     parser.add_argument("--iou", type=float, default=0.7, help="NMS IoU threshold")
     parser.add_argument(

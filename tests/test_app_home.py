@@ -94,7 +94,9 @@ def test_every_dataset_the_card_records_is_shown_side_by_side():
         assert any("Not yet evaluated beyond crack-seg" in caption.value for caption in at.caption)
         return
     table = table_with(at, "dataset").set_index(["dataset", "metric"])
-    assert table.loc[("DeepCrack", "F1 within 2 px"), "val"] == pytest.approx(domains["val"]["deepcrack_f1_2px"])
+    assert table.loc[("DeepCrack", "F1 within 2 px at the top-down conf"), "val"] == pytest.approx(
+        domains["val"]["deepcrack_f1_2px"]
+    )
     assert table.loc[("survey vehicle, in the lane", "32-px cell F1 at the street conf"), "test"] == pytest.approx(
         domains["test"]["survey_lane_cell_f1"]
     )
@@ -106,7 +108,7 @@ def test_domain_table_keeps_the_datasets_a_card_has():
     card = {"domains": {"val": {"deepcrack_f1_2px": 0.8, "street_conf": 0.1}, "test": {"deepcrack_f1_2px": 0.79}}}
     table = domain_table(card)
     assert table[["dataset", "metric", "val"]].to_dict("records") == [
-        {"dataset": "DeepCrack", "metric": "F1 within 2 px", "val": 0.8},
+        {"dataset": "DeepCrack", "metric": "F1 within 2 px at the top-down conf", "val": 0.8},
         {"dataset": "survey vehicle", "metric": "street conf (chosen on val)", "val": 0.1},
     ]
     assert table["test"].iloc[0] == 0.79 and table["test"].isna().iloc[1]

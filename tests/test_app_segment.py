@@ -295,3 +295,24 @@ def test_the_street_view_starts_at_its_model_cards_input_size_and_top_down_keeps
     at.run()
     assert_clean(at)
     assert at.select_slider(key="segment_imgsz").value == 416
+
+
+def test_the_top_down_view_starts_at_its_model_cards_conf(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A top-down model whose gate chose conf 0.15 on val starts the Segment page's slider there."""
+    import json
+
+    import crackseg.inference.model_loading as model_loading
+
+    card = tmp_path / "card.json"
+    card.write_text(json.dumps({"views": {"top-down": {"conf": 0.15}, "street": {"conf": 0.07}}}))
+    monkeypatch.delenv("CRACKSEG_MODEL", raising=False)
+    monkeypatch.setattr(model_loading, "MODEL_CARD", card)
+    at = page()
+    at.run()
+    assert_clean(at)
+    assert at.slider(key="segment_conf").value == pytest.approx(0.15)
+    card.write_text(json.dumps({"views": {"street": {"conf": 0.07}}}))  # a card from before the choice
+    fresh = page()
+    fresh.run()
+    assert_clean(fresh)
+    assert fresh.slider(key="segment_conf").value == pytest.approx(0.25)

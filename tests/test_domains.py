@@ -2,9 +2,25 @@
 
 from __future__ import annotations
 
-import pytest
+from pathlib import Path
 
-from crackseg.training.domains import GATE_METRICS, domain_gate
+import numpy as np
+import pytest
+from PIL import Image
+
+from crackseg.core.errors import DatasetError
+from crackseg.datasets.labelled import LabelledImage
+from crackseg.evaluation.run import EvaluationReport, evaluate
+from crackseg.inference.prediction import CrackPrediction
+from crackseg.inference.segmenter import InferenceSettings
+from crackseg.training.domains import (
+    GATE_METRICS,
+    TOP_DOWN_CONF,
+    DomainEvaluation,
+    choose_top_down_conf,
+    domain_gate,
+    view_defaults,
+)
 
 SHIPPED = {
     "crack_seg_mask_map50": 0.65,
@@ -45,3 +61,101 @@ def test_domain_gate(scenario: str, candidate: dict, better: bool, blamed: list[
 
 def test_the_gate_covers_the_four_validation_sets() -> None:
     assert GATE_METRICS == ("crack_seg_mask_map50", "crack_seg_pixel_f1", "deepcrack_f1_2px", "survey_lane_cell_f1")
+
+
+# --- the top-down view's threshold, chosen on the two top-down validation sets ------------------------------
+
+
+class FixedSegmenter:
+    """A fake model that answers each image (told apart by its grey level) with a hand-drawn prediction."""
+
+    def __init__(self, answers: dict[int, CrackPrediction]) -> None:
+        self.answers = answers
+
+    def predict(self, rgb: np.ndarray, settings: InferenceSettings | None = None) -> CrackPrediction:
+        return self.answers[int(rgb[0, 0, 0])].with_min_confidence(settings.conf if settings else 0.25)
+
+    def info(self) -> dict[str, str]:
+        return {"name": "fixed", "sha256": "0" * 64, "backend": "fake"}
+
+
+def rows_mask(*rows: int, side: int = 10) -> np.ndarray:
+    mask = np.zeros((side, side), bool)
+    mask[list(rows)] = True
+    return mask
+
+
+def labelled(folder: Path, grey: int, truth: np.ndarray, region: np.ndarray | None = None) -> LabelledImage:
+    folder.mkdir(parents=True)
+    Image.fromarray(np.full((*truth.shape, 3), grey, np.uint8)).save(folder / "raw.png")
+    Image.fromarray(truth.astype(np.uint8) * 255).save(folder / "crack.png")
+    region_path = None
+    if region is not None:
+        Image.fromarray(region.astype(np.uint8) * 255).save(folder / "lane.png")
+        region_path = folder / "lane.png"
+    return LabelledImage(folder / "raw.png", mask_path=folder / "crack.png", region_path=region_path)
+
+
+@pytest.fixture()
+def top_down_reports(tmp_path: Path) -> tuple[EvaluationReport, EvaluationReport, EvaluationReport]:
+    """Hand-drawn answers whose scores are worked out by hand (10x10 images, one per set).
+
+    crack-seg-like (pixel F1): truth rows 2, 3, 6; predicted rows 2-3 at 0.9, row 6 at 0.15 (true, unsure),
+    row 9 at 0.4 (false). Pixel F1: 6/7 up to 0.15, 2/3 from 0.2 to 0.4, 4/5 from 0.45 to 0.9.
+    DeepCrack-like (F1 within 2 px): truth rows 2-3; predicted rows 2-3 at 0.9, row 8 at 0.1 (false, 5 px
+    away). F1: 4/5 up to 0.1, 1 from 0.15 to 0.9.
+    The mean is best at 0.15: (6/7 + 1) / 2. At the old fixed 0.25: 2/3 and 1.
+    """
+    crack_seg = labelled(tmp_path / "cs", 50, rows_mask(2, 3, 6))
+    deepcrack = labelled(tmp_path / "dc", 100, rows_mask(2, 3))
+    survey = labelled(tmp_path / "sv", 150, rows_mask(2, 3), region=np.ones((10, 10), bool))
+    segmenter = FixedSegmenter(
+        {
+            50: CrackPrediction.from_masks(
+                np.stack([rows_mask(2, 3), rows_mask(6), rows_mask(9)]), np.array([0.9, 0.15, 0.4], np.float32)
+            ),
+            100: CrackPrediction.from_masks(
+                np.stack([rows_mask(2, 3), rows_mask(8)]), np.array([0.9, 0.1], np.float32)
+            ),
+            150: CrackPrediction.from_masks(np.stack([rows_mask(2, 3)]), np.array([0.3], np.float32)),
+        }
+    )
+    settings = InferenceSettings(conf=TOP_DOWN_CONF)
+    return (
+        evaluate(segmenter, [crack_seg], settings),
+        evaluate(segmenter, [deepcrack], settings, tolerance_px=2),
+        evaluate(segmenter, [survey], settings),
+    )
+
+
+def test_the_top_down_conf_is_the_best_mean_of_the_two_top_down_sets(top_down_reports) -> None:
+    crack_seg, deepcrack, _ = top_down_reports
+    at = {conf: index for index, conf in enumerate(crack_seg.pixel_sweep["thresholds"])}
+    assert crack_seg.pixel_sweep["f1"][at[0.15]] == pytest.approx(6 / 7)
+    assert crack_seg.pixel_sweep["f1"][at[0.25]] == pytest.approx(2 / 3) == crack_seg.pixel["f1"]
+    assert crack_seg.pixel_sweep["f1"][at[0.5]] == pytest.approx(4 / 5)
+    assert deepcrack.sweep["f1"][at[0.1]] == pytest.approx(4 / 5) and deepcrack.sweep["f1"][at[0.15]] == 1.0
+    assert choose_top_down_conf(crack_seg, deepcrack) == 0.15
+
+
+def test_each_model_is_scored_at_its_own_thresholds_and_at_0_25(top_down_reports) -> None:
+    crack_seg, deepcrack, survey = top_down_reports
+    chosen = DomainEvaluation("val", crack_seg, deepcrack, survey, street_conf=0.3, top_down_conf=0.15).scores()
+    assert chosen["crack_seg_pixel_f1"] == pytest.approx(6 / 7) and chosen["deepcrack_f1_2px"] == 1.0
+    assert chosen["crack_seg_pixel_f1_at_0_25"] == pytest.approx(2 / 3) and chosen["deepcrack_f1_2px_at_0_25"] == 1.0
+    assert chosen["survey_lane_cell_f1"] == 1.0 and chosen["top_down_conf"] == 0.15
+    # at a threshold above the survey frame's only instance (0.3), the lane cell is missed
+    assert DomainEvaluation("val", crack_seg, deepcrack, survey, 0.35).scores()["survey_lane_cell_f1"] == 0.0
+    assert view_defaults(0.3, 0.15)["top-down"]["conf"] == 0.15
+
+
+def test_a_report_without_a_pixel_sweep_cannot_choose(top_down_reports) -> None:
+    crack_seg, deepcrack, _ = top_down_reports
+    crack_seg.pixel_sweep = {}  # a report stored before the pixel sweep existed
+    with pytest.raises(DatasetError, match="pixel and tolerance sweeps"):
+        choose_top_down_conf(crack_seg, deepcrack)
+
+
+def test_the_pixel_sweep_survives_the_stored_report(top_down_reports, tmp_path: Path) -> None:
+    crack_seg, _, _ = top_down_reports
+    assert EvaluationReport.load(crack_seg.save(tmp_path / "stored")).pixel_sweep == crack_seg.pixel_sweep

@@ -340,3 +340,52 @@ def test_a_missing_or_broken_street_card_means_416(street_card: Path) -> None:
     assert view_imgsz("street") == 416  # no card at all
     street_card.write_text("{not json", encoding="utf-8")
     assert view_imgsz("street") == 416
+
+
+@pytest.fixture
+def top_down_card(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A top-down model in tmp with its own card, found by the view lookup as the shipped model would be."""
+    import crackseg.inference.model_loading as model_loading
+
+    weights = tmp_path / "best.pt"
+    weights.write_bytes(b"top-down weights")
+    monkeypatch.delenv("CRACKSEG_MODEL", raising=False)
+    monkeypatch.setattr(model_loading, "SHIPPED_MODEL", weights)
+    monkeypatch.setattr(model_loading, "MODEL_CARD", tmp_path / "card.json")
+    return tmp_path / "card.json"
+
+
+@pytest.mark.parametrize(
+    ("top_down_view", "expected"),
+    [
+        ({"conf": 0.15}, 0.15),  # chosen on val by the gate that shipped the model
+        ({}, 0.25),  # a card from before the top-down conf was chosen
+        ({"conf": "0.15"}, 0.25),  # not a number
+        ({"conf": 1.5}, 0.25),  # not a threshold
+        ({"conf": True}, 0.25),
+    ],
+)
+def test_the_top_down_view_runs_at_its_model_cards_conf(
+    top_down_card: Path, monkeypatch: pytest.MonkeyPatch, top_down_view: dict, expected: float
+) -> None:
+    import json
+
+    from crackseg.cli import _inference_settings, build_parser
+    from crackseg.inference.model_loading import view_conf
+
+    top_down_card.write_text(json.dumps({"views": {"top-down": top_down_view}}), encoding="utf-8")
+    assert view_conf("top-down") == expected
+    parser = build_parser()
+    assert _inference_settings(parser.parse_args(["predict", "x.jpg", "--out", "o"])).conf == expected
+    explicit = parser.parse_args(["predict", "x.jpg", "--out", "o", "--conf", "0.4"])
+    assert _inference_settings(explicit).conf == 0.4  # the operator's choice wins
+    monkeypatch.setenv("CRACKSEG_MODEL", str(top_down_card.parent / "other.pt"))
+    assert view_conf("top-down") == 0.25  # another model has no card: the old default
+
+
+def test_a_missing_or_broken_top_down_card_means_0_25(top_down_card: Path) -> None:
+    from crackseg.inference.model_loading import view_conf
+
+    assert view_conf("top-down") == 0.25
+    top_down_card.write_text("{not json", encoding="utf-8")
+    assert view_conf("top-down") == 0.25

@@ -175,3 +175,78 @@ def test_the_survey_closing_is_chosen_on_the_command_line(sources: ThreeDomainSo
     assert all(mask.any(axis=0).sum() <= 8 for mask in dashes)  # one dash each, not a joined crack
     joined = crop_instances([])
     assert joined.shape[0] == 1 and joined[0, 301, 2:508].all()
+
+
+class UnsureTruthSegmenter:
+    """A fake model that finds every image's true cracks at conf 0.15 and a false band at 0.6 (known images only).
+
+    Top-down F1 is then the same at 0.05, 0.10 and 0.15 and falls to 0 above 0.15 (only the band), so the
+    top-down conf chosen on val is 0.15 (ties go to the higher threshold), not the old fixed 0.25.
+    """
+
+    def __init__(self, items: list) -> None:
+        from crackseg.datasets.labelled import iter_items
+
+        self.truth = {rgb.tobytes(): truth for _, rgb, truth in iter_items(items)}
+        self.validations: list[str] = []
+
+    def predict(self, rgb: np.ndarray, settings=None):
+        from crackseg.inference.prediction import CrackPrediction
+
+        truth = self.truth.get(rgb.tobytes(), np.zeros((0, *rgb.shape[:2]), bool))
+        band = np.zeros((1, *rgb.shape[:2]), bool)
+        band[0, -3:] = True
+        masks = np.concatenate([truth.any(axis=0, keepdims=True), band]) if len(truth) else band
+        confidence = np.array([0.15, 0.6] if len(truth) else [0.6], np.float32)
+        return CrackPrediction.from_masks(masks, confidence).with_min_confidence(settings.conf)
+
+    def validate(self, dataset, split: str, imgsz: int) -> dict[str, float]:
+        self.validations.append(split)
+        return {"mask_map50": 0.5, "mask_map50_95": 0.2}
+
+    def info(self) -> dict[str, str]:
+        return {"name": "unsure", "sha256": "0" * 64, "backend": "fake"}
+
+
+def test_the_domain_evaluation_chooses_the_top_down_conf_on_val_and_keeps_it_for_test(
+    sources: ThreeDomainSources, tmp_path: Path
+) -> None:
+    from crackseg.datasets.labelled import mask_folder_items
+    from crackseg.datasets.survey_vehicle import survey_items
+    from crackseg.training.domains import choose_top_down_conf, evaluate_domains, f1_at
+    from train.promotion import domains_of
+
+    test_dir = sources.deepcrack_train_dir.parent / "test"
+    for index in range(3):
+        write_image(test_dir / "images" / f"t{index}.jpg", 48, 32, 300 + index)
+        mask = np.zeros((32, 48), dtype=bool)
+        mask[5:8, 4:30] = True
+        write_mask(test_dir / "masks" / f"t{index}.png", mask)
+    crack_seg = sources.crack_seg_yaml.parent
+    write_image(crack_seg / "test" / "images" / "test0.jpg", 64, 64, 400)
+    (crack_seg / "test" / "labels").mkdir()
+    (crack_seg / "test" / "labels" / "test0.txt").write_text("0 0.2 0.2 0.6 0.2 0.6 0.4\n")
+    sources.crack_seg_yaml.write_text(sources.crack_seg_yaml.read_text() + "test: test/images\n")
+    sets = domains_of(build_three_domain(sources, tmp_path / "combined"))
+    items = [
+        *YoloDataset.from_yaml(sets.crack_seg_yaml).items("val"),
+        *YoloDataset.from_yaml(sets.crack_seg_yaml).items("test"),
+        *mask_folder_items(sets.deepcrack_val / "images", sets.deepcrack_val / "masks"),
+        *mask_folder_items(test_dir / "images", test_dir / "masks"),
+        *survey_items(sets.survey_root, "val"),
+        *survey_items(sets.survey_root, "test"),
+    ]
+    segmenter = UnsureTruthSegmenter(items)
+    val = evaluate_domains(segmenter, sets, "val")
+    assert val.top_down_conf == 0.15 == choose_top_down_conf(val.crack_seg, val.deepcrack)
+    # the val reports were scored again at the chosen conf, the mAP kept from the first run (one validation)
+    assert val.crack_seg.settings["conf"] == 0.15 and val.deepcrack.settings["conf"] == 0.15
+    assert segmenter.validations == ["val"] and val.crack_seg.ultralytics["mask_map50"] == 0.5
+    scores = val.scores()
+    assert scores["crack_seg_pixel_f1"] == pytest.approx(val.crack_seg.pixel["f1"])
+    assert scores["deepcrack_f1_2px"] == pytest.approx(val.deepcrack.tolerance["f1"])
+    assert scores["crack_seg_pixel_f1"] > 0.5 and scores["crack_seg_pixel_f1_at_0_25"] == 0.0  # only the band
+    assert scores["deepcrack_f1_2px_at_0_25"] == f1_at(val.deepcrack.sweep, 0.25) == 0.0
+    test = evaluate_domains(segmenter, sets, "test", street_conf=val.street_conf, top_down_conf=0.15)
+    assert test.top_down_conf == 0.15 and test.crack_seg.settings["conf"] == 0.15
+    assert test.deepcrack.images == 3 and segmenter.validations == ["val", "test"]  # test chose nothing

@@ -1,7 +1,8 @@
 """Evaluate weights on every domain (crack-seg, DeepCrack, survey-vehicle frames), validation then test.
 
-The street view's conf is chosen on the survey validation frames and then applied to
-test. Prints one row per weights file and split and writes the scores as JSON.
+Each view's conf is chosen on validation data (the street view's on the survey val
+frames, the top-down view's on crack-seg valid and DeepCrack val) and then applied to
+test, so test is only evaluated after val. Prints one row per weights file and split and writes the scores as JSON.
 
 Example (the shipped model and a candidate, figures for the model issue's table):
 
@@ -48,17 +49,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     """Evaluate every weights file; exit 2 with one line on a bad input."""
     args = parse_args(argv)
+    if "test" in args.splits and "val" not in args.splits:
+        print("error: test needs val too: the views' thresholds are chosen on val, never on test", file=sys.stderr)
+        return 2
+    splits = [split for split in ("val", "test") if split in args.splits]
     try:
         sets = DomainSets.from_build(args.three_domain)
         results: dict[str, dict[str, dict[str, float]]] = {}
         for weights in args.weights:
             segmenter = Segmenter(weights, backend=args.backend)
-            street_conf = None
-            for split in args.splits:
+            street_conf = top_down_conf = None
+            for split in splits:
                 evaluation = evaluate_domains(
-                    segmenter, sets, split, street_conf=street_conf, progress=lambda m, w=weights: print(f"{w}: {m}")
+                    segmenter,
+                    sets,
+                    split,
+                    street_conf=street_conf,
+                    top_down_conf=top_down_conf,
+                    progress=lambda m, w=weights: print(f"{w}: {m}"),
                 )
-                street_conf = evaluation.street_conf  # chosen on val, applied to test
+                street_conf, top_down_conf = evaluation.street_conf, evaluation.top_down_conf  # val's, for test
                 results.setdefault(str(weights), {})[split] = evaluation.scores()
     except (CrackSegError, OSError, KeyError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
@@ -80,11 +90,19 @@ def record_in_card(weights: list[Path], results: dict[str, dict[str, dict[str, f
     card = load_card()
     for path in weights:
         if file_sha256(path) == card.get("weights", {}).get("sha256"):
-            card["domains"] = results[str(path)] | {
-                "sets": {key: str(value) for key, value in dataclasses.asdict(sets).items()},
-                "measured_by": "python train/evaluate_domains.py model/best.pt --three-domain DIR --record-card",
-            }
-            card["views"] = view_defaults(results[str(path)]["val"]["street_conf"])
+            card["domains"] = (
+                card.get("domains", {})
+                | results[str(path)]
+                | {
+                    "sets": {key: str(value) for key, value in dataclasses.asdict(sets).items()},
+                    "measured_by": "python train/evaluate_domains.py model/best.pt --three-domain DIR --record-card",
+                }
+            )
+            val = results[str(path)].get("val")
+            if val is None:
+                print("error: --record-card needs the val split (the thresholds are chosen there)", file=sys.stderr)
+                return 2
+            card["views"] = view_defaults(val["street_conf"], val["top_down_conf"])
             save_card(card)
             print(f"recorded in {MODEL_CARD}")
             return 0

@@ -231,7 +231,13 @@ def _promote_on_domains(
         candidate = Segmenter(candidate_weights, backend="torch", device=device)
         candidate_val = evaluate_domains(candidate, domains, "val", imgsz=imgsz, progress=print)
         candidate_test = evaluate_domains(
-            candidate, domains, "test", street_conf=candidate_val.street_conf, imgsz=imgsz, progress=print
+            candidate,
+            domains,
+            "test",
+            street_conf=candidate_val.street_conf,
+            top_down_conf=candidate_val.top_down_conf,
+            imgsz=imgsz,
+            progress=print,
         )
         shipped = Segmenter(model_dir / "best.pt", backend="torch", device=device)
         shipped_val = evaluate_domains(shipped, domains, "val", imgsz=imgsz, progress=print)
@@ -275,7 +281,7 @@ def _promote_on_domains(
                             "test": candidate_test.scores(),
                             "shipped_val_before": shipped_val.scores(),
                         },
-                        "views": view_defaults(candidate_val.street_conf),
+                        "views": view_defaults(candidate_val.street_conf, candidate_val.top_down_conf),
                     },
                 ),
             )

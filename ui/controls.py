@@ -12,7 +12,7 @@ from typing import Any
 
 import streamlit as st
 
-from crackseg.inference.model_loading import view_imgsz
+from crackseg.inference.model_loading import view_conf, view_imgsz
 from crackseg.inference.preprocessing import PREPROCESSORS, PreprocessSpec
 from crackseg.inference.segmenter import InferenceSettings
 from crackseg.io.allowed_paths import DATA_DIRS_ENV_VAR
@@ -73,17 +73,27 @@ def parameter_widgets(prefix: str, method: str, where: Any) -> dict[str, Any]:
 
 
 def model_controls(
-    prefix: str, container: Any = None, *, view: str = "top-down", conf: float = 0.25
+    prefix: str, container: Any = None, *, view: str = "top-down", conf: float | None = None
 ) -> InferenceSettings:
     """Confidence, NMS IoU, model input size and the mirror pass; preprocessing and tiling stay at their defaults.
 
+    ``conf`` defaults to the view's threshold from its model's card (chosen on validation data).
     The street view keeps its own confidence (key ``<prefix>_street_conf``, default ``conf``, e.g. the model
     card's) and input size (``<prefix>_street_imgsz``, default the card's), so switching views never carries
     one view's setting over to the other.
     """
     where = container or st.sidebar
+    conf = view_conf(view) if conf is None else conf
     if view == "top-down":
-        conf = where.slider("Confidence threshold", 0.05, 0.95, float(conf), 0.05, key=f"{prefix}_conf")
+        conf = where.slider(
+            "Confidence threshold",
+            0.05,
+            0.95,
+            min(max(round(float(conf) / 0.05) * 0.05, 0.05), 0.95),
+            0.05,
+            key=f"{prefix}_conf",
+            help="The default is the model card's (chosen on crack-seg valid and DeepCrack val).",
+        )
     else:
         conf = where.slider(
             "Confidence threshold",
@@ -117,9 +127,9 @@ def model_controls(
 
 
 def inference_controls(
-    prefix: str, container: Any = None, *, view: str = "top-down", conf: float = 0.25
+    prefix: str, container: Any = None, *, view: str = "top-down", conf: float | None = None
 ) -> InferenceSettings:
-    """Confidence (per view, default ``conf``), NMS IoU, image size, preprocessing and tiling."""
+    """Confidence (per view; default ``conf``, else the card's), NMS IoU, image size, preprocessing, tiling."""
     where = container or st.sidebar
     where.subheader("Model")
     model = model_controls(prefix, where, view=view, conf=conf)

@@ -73,6 +73,7 @@ class EvaluationReport:
     cells: dict[str, Any] = field(default_factory=dict)
     region_cells: dict[str, Any] = field(default_factory=dict)  # inside the items' regions; empty without regions
     cell_sweep: dict[str, Any] = field(default_factory=dict)  # cell F1 per conf (in the regions where given)
+    pixel_sweep: dict[str, Any] = field(default_factory=dict)  # exact pixel F1 per conf (``sweep`` at 0 px)
 
     @property
     def ods(self) -> float:
@@ -160,6 +161,7 @@ class EvaluationReport:
             "cells": self.cells,
             "region_cells": self.region_cells,
             "cell_sweep": self.cell_sweep,
+            "pixel_sweep": self.pixel_sweep,
         }
         (folder / REPORT_JSON).write_text(dumps(payload), encoding="utf-8")
         self.per_image.to_csv(folder / PER_IMAGE_CSV, index=False)
@@ -187,6 +189,7 @@ class EvaluationReport:
                 cells=payload.get("cells", {}),
                 region_cells=payload.get("region_cells", {}),
                 cell_sweep=payload.get("cell_sweep", {}),
+                pixel_sweep=payload.get("pixel_sweep", {}),
             )
         except (OSError, ValueError, KeyError, TypeError, pd.errors.ParserError) as error:
             raise CrackSegError(f"{folder}: no readable evaluation report ({type(error).__name__}: {error})") from None
@@ -303,7 +306,8 @@ def evaluate(
 ) -> EvaluationReport:
     """Run ``segmenter`` over ``items`` and compare with their ground truth.
 
-    Besides pixel, tolerance, instance and sweep metrics it scores ``cell_px`` cells
+    Besides pixel, tolerance, instance and sweep metrics (the sweep both within ``tolerance_px`` and
+    pixel-exact, to choose the top-down view's ``conf`` on validation data) it scores ``cell_px`` cells
     (a cell is cracked when it holds a crack pixel): over the whole image, and inside
     each item's region mask where items have one (the surveyed lane), plus the cell F1
     at every confidence threshold (in the regions where given) to choose a view's
@@ -319,6 +323,7 @@ def evaluate(
     settings = settings or InferenceSettings()
     pixel, tolerance = PixelMetrics(), ToleranceMetrics(tolerance_px=tolerance_px)
     instance, sweep = InstanceMetrics(iou_threshold=0.5), ThresholdSweep(tolerance_px=tolerance_px)
+    pixel_sweep = ThresholdSweep(tolerance_px=0)
     cells, region_cells = CellMetrics(cell_px), CellMetrics(cell_px)
     cell_sweep = CellSweep(DEFAULT_THRESHOLDS if cell_thresholds is None else cell_thresholds, cell_px)
     run_conf = min(sweep_min_conf, float(cell_sweep.thresholds.min()))
@@ -338,6 +343,7 @@ def evaluate(
         tolerance.update(pred_union, truth_union)
         instance.update(prediction.masks, truth, prediction.confidence)
         sweep.update(result.all_instances.masks, result.all_instances.confidence, truth_union)
+        pixel_sweep.update(result.all_instances.masks, result.all_instances.confidence, truth_union)
         cells.update(pred_union, truth_union)
         if region is not None:
             region_cells.update(pred_union, truth_union, region)
@@ -363,6 +369,7 @@ def evaluate(
         cells=cells.compute().to_dict(),
         region_cells=region_cells.compute().to_dict() if region_cells.images else {},
         cell_sweep=cell_sweep.compute().to_dict(),
+        pixel_sweep=pixel_sweep.compute().to_dict(),
     )
 
 

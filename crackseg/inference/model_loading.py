@@ -42,17 +42,20 @@ def default_model_path(view: str = "top-down") -> Path:
     return Path(configured).expanduser().resolve() if configured else SHIPPED_MODEL
 
 
-TOP_DOWN_CONF = 0.25  # the product's default since stage 1, chosen on crack-seg valid
+TOP_DOWN_CONF = 0.25  # the product's default since stage 1; a card without a chosen conf gets it
 DEFAULT_IMGSZ = 416  # the input size every model so far was trained at, unless its card says otherwise
 
 
-def _street_view_card_value(key: str) -> object:
-    """``views.street.<key>`` from the card of the street view's model; None when it has none."""
-    weights = default_model_path("street")
+def _view_card_value(view: str, key: str) -> object:
+    """``views.<view>.<key>`` from the card of the view's model; None when it has none.
+
+    Only the shipped models have cards; a model chosen by environment variable has none.
+    """
+    weights = default_model_path(view)
     card_path = {SHIPPED_MODEL.resolve(): MODEL_CARD, STREET_MODEL.resolve(): STREET_MODEL_CARD}.get(weights.resolve())
     try:
         card = json.loads(card_path.read_text(encoding="utf-8")) if card_path is not None else {}
-        return card["views"]["street"][key]
+        return card["views"][view][key]
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
@@ -60,16 +63,15 @@ def _street_view_card_value(key: str) -> object:
 def view_conf(view: str) -> float:
     """The default confidence threshold of a view, as the card of the view's model records it.
 
-    The street view's is chosen on the survey-vehicle val frames (its card's ``views.street.conf``);
-    the top-down view's is 0.25. A model without a card entry for the view gets 0.25.
+    Each is chosen on validation data by the gate that shipped the model: the street view's on the
+    survey-vehicle val frames (``views.street.conf``), the top-down view's on crack-seg valid and
+    DeepCrack val (``views.top-down.conf``). A model without a usable card entry gets 0.25.
     """
-    if view != "street":
+    card_view = "street" if view == "street" else "top-down"
+    value = _view_card_value(card_view, "conf")
+    if isinstance(value, bool) or not isinstance(value, int | float):
         return TOP_DOWN_CONF
-    try:
-        conf = float(_street_view_card_value("conf"))  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return TOP_DOWN_CONF
-    return conf if 0.0 < conf < 1.0 else TOP_DOWN_CONF
+    return float(value) if 0.0 < value < 1.0 else TOP_DOWN_CONF
 
 
 def view_imgsz(view: str) -> int:
@@ -81,7 +83,7 @@ def view_imgsz(view: str) -> int:
     """
     if view != "street":
         return DEFAULT_IMGSZ
-    value = _street_view_card_value("imgsz")
+    value = _view_card_value("street", "imgsz")
     if isinstance(value, bool) or not isinstance(value, int) or not 32 <= value <= 2048 or value % 32:
         return DEFAULT_IMGSZ
     return value

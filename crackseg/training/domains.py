@@ -4,21 +4,23 @@ Why: a model trained on three kinds of photo (crack-seg close-ups, DeepCrack, fr
 from a survey vehicle) can gain on one and lose on another. A candidate is promoted
 only if it is better on the validation splits taken together and not worse than
 ``DOMAIN_TOLERANCE`` on any one of them. Test splits are evaluated for the record,
-never to choose; that includes the street view's confidence threshold, which is the
-one with the best lane cell F1 on the survey *validation* frames.
+never to choose; that includes each view's confidence threshold: the street view's is
+the one with the best lane cell F1 on the survey *validation* frames, the top-down
+view's the one with the best mean of crack-seg valid pixel F1 and DeepCrack val F1
+within 2 px (the two top-down gate metrics that depend on it). Each model is scored
+at its own thresholds, as the product runs it.
 
 The four gate metrics (all "higher is better", all in [0, 1]):
 
 - ``crack_seg_mask_map50``: Ultralytics mask mAP50 on crack-seg valid;
-- ``crack_seg_pixel_f1``: pixel F1 on crack-seg valid at the top-down conf;
-- ``deepcrack_f1_2px``: F1 within 2 px on the DeepCrack validation split;
+- ``crack_seg_pixel_f1``: pixel F1 on crack-seg valid at the top-down conf chosen on val;
+- ``deepcrack_f1_2px``: F1 within 2 px on the DeepCrack validation split, at the same conf;
 - ``survey_lane_cell_f1``: 32-px cell F1 inside the lane on the survey val frames,
   at the street view's conf chosen there.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,7 +35,7 @@ from crackseg.inference.segmenter import InferenceSettings, Segmenter
 
 DOMAIN_TOLERANCE = 0.01
 GATE_METRICS = ("crack_seg_mask_map50", "crack_seg_pixel_f1", "deepcrack_f1_2px", "survey_lane_cell_f1")
-TOP_DOWN_CONF = 0.25
+TOP_DOWN_CONF = 0.25  # the fixed top-down threshold before it was chosen per model; still reported beside it
 
 Progress = Callable[[str], None]
 
@@ -72,32 +74,52 @@ class DomainSets:
 
 @dataclass
 class DomainEvaluation:
-    """One model on every domain of one split ("val" or "test"), with the street view's chosen conf."""
+    """One model on every domain of one split ("val" or "test"), with each view's chosen conf."""
 
     split: str
     crack_seg: EvaluationReport
     deepcrack: EvaluationReport
     survey: EvaluationReport
     street_conf: float
+    top_down_conf: float = TOP_DOWN_CONF
 
     def scores(self) -> dict[str, float]:
-        """The gate metrics (see the module docstring) plus what users see on the street view."""
-        sweep = self.survey.cell_sweep
-        at_conf = sweep["f1"][_index_of(sweep["thresholds"], self.street_conf)]
+        """The gate metrics (see the module docstring), each at its view's chosen conf, and the same at 0.25."""
         return {
             "crack_seg_mask_map50": float(self.crack_seg.ultralytics.get("mask_map50", float("nan"))),
             "crack_seg_mask_map50_95": float(self.crack_seg.ultralytics.get("mask_map50_95", float("nan"))),
-            "crack_seg_pixel_f1": float(self.crack_seg.pixel["f1"]),
-            "deepcrack_f1_2px": float(self.deepcrack.tolerance["f1"]),
+            "crack_seg_pixel_f1": f1_at(self.crack_seg.pixel_sweep, self.top_down_conf),
+            "deepcrack_f1_2px": f1_at(self.deepcrack.sweep, self.top_down_conf),
             "deepcrack_ods": float(self.deepcrack.ods),
-            "survey_lane_cell_f1": float(at_conf),
+            "survey_lane_cell_f1": f1_at(self.survey.cell_sweep, self.street_conf),
+            "crack_seg_pixel_f1_at_0_25": f1_at(self.crack_seg.pixel_sweep, TOP_DOWN_CONF),
+            "deepcrack_f1_2px_at_0_25": f1_at(self.deepcrack.sweep, TOP_DOWN_CONF),
             "survey_lane_cell_f1_at_0_25": float(self.survey.region_cells["f1"]),
+            "top_down_conf": float(self.top_down_conf),
             "street_conf": float(self.street_conf),
         }
 
 
-def _index_of(thresholds: list[float], value: float) -> int:
-    return min(range(len(thresholds)), key=lambda index: abs(thresholds[index] - value))
+def f1_at(sweep: dict[str, Any], conf: float) -> float:
+    """A sweep's F1 at the swept threshold nearest ``conf`` (the sweeps use a 0.05 grid that holds 0.25)."""
+    thresholds = sweep["thresholds"]
+    nearest = min(range(len(thresholds)), key=lambda index: abs(thresholds[index] - conf))
+    return float(sweep["f1"][nearest])
+
+
+def choose_top_down_conf(crack_seg: EvaluationReport, deepcrack: EvaluationReport) -> float:
+    """The top-down view's conf: the swept threshold with the best mean of crack-seg pixel F1 and DeepCrack F1 (2 px).
+
+    Both are top-down photos, and the product cannot tell which kind a user uploads, so
+    one threshold serves both; ties go to the higher threshold (fewer false cracks).
+    Call it on validation reports only.
+    """
+    pixel, tolerance = crack_seg.pixel_sweep, deepcrack.sweep
+    if not pixel or list(pixel["thresholds"]) != list(tolerance["thresholds"]):
+        raise DatasetError("the crack-seg and DeepCrack reports need pixel and tolerance sweeps on one threshold grid")
+    means = [(a + b) / 2 for a, b in zip(pixel["f1"], tolerance["f1"], strict=True)]
+    best = max(range(len(means)), key=lambda index: (round(means[index], 9), index))
+    return float(pixel["thresholds"][best])
 
 
 def evaluate_domains(
@@ -106,37 +128,54 @@ def evaluate_domains(
     split: str,
     *,
     street_conf: float | None = None,
+    top_down_conf: float | None = None,
     imgsz: int = 416,
     progress: Progress = lambda message: None,
 ) -> DomainEvaluation:
     """Evaluate ``segmenter`` on the ``split`` ("val" or "test") of every domain.
 
-    ``street_conf`` is the street view's threshold; ``None`` (validation) chooses it here,
-    as the conf with the best lane cell F1 on these frames. For test, pass the one chosen
-    on val: test never chooses anything.
+    ``street_conf`` and ``top_down_conf`` are the views' thresholds; ``None`` (validation)
+    chooses them here (see the module docstring). For test, pass the ones chosen on val:
+    test never chooses anything.
     """
     if split not in ("val", "test"):
         raise ValueError(f"split must be 'val' or 'test', got {split!r}")
-    top_down = InferenceSettings(conf=TOP_DOWN_CONF, imgsz=imgsz)
-    progress(f"crack-seg {split}")
-    crack_seg = evaluate_yolo_split(segmenter, sets.crack_seg_yaml, split, top_down)
-    progress(f"DeepCrack {split}")
-    deepcrack_dir = sets.deepcrack_val if split == "val" else sets.deepcrack_test
-    deepcrack = evaluate(
-        segmenter,
-        mask_folder_items(deepcrack_dir / "images", deepcrack_dir / "masks"),
-        top_down,
-        source=f"{deepcrack_dir}",
-    )
+    first_conf = TOP_DOWN_CONF if top_down_conf is None else top_down_conf
+    crack_seg, deepcrack = _top_down_reports(segmenter, sets, split, first_conf, imgsz, progress, with_map=True)
+    chosen_top_down = top_down_conf if top_down_conf is not None else choose_top_down_conf(crack_seg, deepcrack)
+    if chosen_top_down != first_conf:  # chosen here: score the top-down sets again, as the product will run them
+        mask_map = crack_seg.ultralytics  # Ultralytics' mAP does not depend on the conf
+        crack_seg, deepcrack = _top_down_reports(segmenter, sets, split, chosen_top_down, imgsz, progress)
+        crack_seg.ultralytics = mask_map
     progress(f"survey-vehicle {split}")
     survey = evaluate(
         segmenter,
         survey_items(sets.survey_root, split),
-        dataclasses.replace(top_down, conf=TOP_DOWN_CONF),
+        InferenceSettings(conf=TOP_DOWN_CONF, imgsz=imgsz),
         source=f"{sets.survey_root}:{split}",
     )
     chosen = street_conf if street_conf is not None else float(survey.cell_sweep["best_threshold"])
-    return DomainEvaluation(split, crack_seg, deepcrack, survey, chosen)
+    return DomainEvaluation(split, crack_seg, deepcrack, survey, chosen, chosen_top_down)
+
+
+def _top_down_reports(
+    segmenter: Segmenter,
+    sets: DomainSets,
+    split: str,
+    conf: float,
+    imgsz: int,
+    progress: Progress,
+    *,
+    with_map: bool = False,
+) -> tuple[EvaluationReport, EvaluationReport]:
+    """crack-seg and DeepCrack ``split`` at ``conf`` (their sweeps cover every threshold from 0.05 either way)."""
+    settings = InferenceSettings(conf=conf, imgsz=imgsz)
+    progress(f"crack-seg {split} at conf {conf:g}")
+    crack_seg = evaluate_yolo_split(segmenter, sets.crack_seg_yaml, split, settings, with_map=with_map)
+    progress(f"DeepCrack {split} at conf {conf:g}")
+    deepcrack_dir = sets.deepcrack_val if split == "val" else sets.deepcrack_test
+    items = mask_folder_items(deepcrack_dir / "images", deepcrack_dir / "masks")
+    return crack_seg, evaluate(segmenter, items, settings, source=f"{deepcrack_dir}")
 
 
 def domain_gate(
@@ -164,16 +203,28 @@ def domain_gate(
 
 def scores_table(rows: dict[str, dict[str, float]]) -> list[dict[str, Any]]:
     """``{label: scores}`` as a list of flat rows (for printing or a CSV), metric columns in a fixed order."""
-    columns = [*GATE_METRICS, "crack_seg_mask_map50_95", "deepcrack_ods", "survey_lane_cell_f1_at_0_25", "street_conf"]
+    columns = [
+        *GATE_METRICS,
+        "crack_seg_mask_map50_95",
+        "deepcrack_ods",
+        "crack_seg_pixel_f1_at_0_25",
+        "deepcrack_f1_2px_at_0_25",
+        "survey_lane_cell_f1_at_0_25",
+        "top_down_conf",
+        "street_conf",
+    ]
     return [
         {"model": label, **{name: round(scores.get(name, float("nan")), 4) for name in columns}}
         for label, scores in rows.items()
     ]
 
 
-def view_defaults(street_conf: float) -> dict[str, dict[str, Any]]:
-    """Each view's default settings for the card: top-down as always, street with its conf chosen on val."""
+def view_defaults(street_conf: float, top_down_conf: float) -> dict[str, dict[str, Any]]:
+    """Each view's default settings for the card, both thresholds chosen on validation data."""
     return {
-        "top-down": {"conf": TOP_DOWN_CONF, "chosen_on": "crack-seg valid (the product's default since stage 1)"},
+        "top-down": {
+            "conf": top_down_conf,
+            "chosen_on": "crack-seg valid and DeepCrack val: best mean of pixel F1 and F1 within 2 px",
+        },
         "street": {"conf": street_conf, "chosen_on": "survey-vehicle val frames: best 32-px cell F1 in the lane"},
     }
