@@ -250,3 +250,10 @@ def test_the_domain_evaluation_chooses_the_top_down_conf_on_val_and_keeps_it_for
     test = evaluate_domains(segmenter, sets, "test", street_conf=val.street_conf, top_down_conf=0.15)
     assert test.top_down_conf == 0.15 and test.crack_seg.settings["conf"] == 0.15
     assert test.deepcrack.images == 3 and segmenter.validations == ["val", "test"]  # test chose nothing
+
+
+def test_test_is_never_scored_without_val_choosing_the_thresholds(tmp_path: Path, capsys) -> None:
+    from train.evaluate_domains import main
+
+    assert main([str(tmp_path / "x.pt"), "--three-domain", str(tmp_path), "--splits", "test"]) == 2
+    assert "chosen on val, never on test" in capsys.readouterr().err
