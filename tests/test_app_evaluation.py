@@ -11,6 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 from crackseg.datasets.labelled import YoloDataset
 from crackseg.evaluation.run import EvaluationReport, evaluate
+from crackseg.inference.model_loading import view_conf
 from crackseg.inference.segmenter import InferenceSettings, Segmenter
 from crackseg.io.allowed_paths import DATA_DIRS_ENV_VAR
 from crackseg.training.model_card import STORED_EVALUATION_DIR, load_card
@@ -27,9 +28,10 @@ def page(app_env: None, monkeypatch: pytest.MonkeyPatch) -> AppTest:
 
 @pytest.fixture(scope="module")
 def samples_report() -> EvaluationReport:
-    """crackseg's own evaluation of the samples' test split at the page's default settings."""
+    """crackseg's own evaluation of the samples' test split at the page's default settings (the card's conf)."""
     items = YoloDataset.from_yaml(ROOT / "samples" / "data.yaml").items("test")
-    return evaluate(Segmenter(backend="torch"), items, InferenceSettings(), tolerance_px=2)
+    settings = InferenceSettings(conf=view_conf("top-down"))
+    return evaluate(Segmenter(backend="torch"), items, settings, tolerance_px=2)
 
 
 def _heatmaps(at: AppTest) -> dict[str, dict]:
