@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fake_segmenters import FixedSegmenter
 from PIL import Image
 
 from crackseg.core.errors import DatasetError
@@ -64,19 +65,6 @@ def test_the_gate_covers_the_four_validation_sets() -> None:
 
 
 # --- the top-down view's threshold, chosen on the two top-down validation sets ------------------------------
-
-
-class FixedSegmenter:
-    """A fake model that answers each image (told apart by its grey level) with a hand-drawn prediction."""
-
-    def __init__(self, answers: dict[int, CrackPrediction]) -> None:
-        self.answers = answers
-
-    def predict(self, rgb: np.ndarray, settings: InferenceSettings | None = None) -> CrackPrediction:
-        return self.answers[int(rgb[0, 0, 0])].with_min_confidence(settings.conf if settings else 0.25)
-
-    def info(self) -> dict[str, str]:
-        return {"name": "fixed", "sha256": "0" * 64, "backend": "fake"}
 
 
 def rows_mask(*rows: int, side: int = 10) -> np.ndarray:

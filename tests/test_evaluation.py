@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from fake_segmenters import FixedSegmenter
 from PIL import Image
 
 from crackseg.core.errors import CrackSegError, DatasetError
@@ -67,20 +68,6 @@ def truth_instance_count(items: list[LabelledImage]) -> int:
 
 
 # --- known answers: hand-drawn truth, hand-drawn predictions ----------------------------------------------
-
-
-class FixedSegmenter:
-    """A fake model that answers each image (told apart by its grey level) with a hand-drawn prediction."""
-
-    def __init__(self, answers: dict[int, CrackPrediction]) -> None:
-        self.answers = answers
-
-    def predict(self, rgb: np.ndarray, settings: InferenceSettings | None = None) -> CrackPrediction:
-        prediction = self.answers[int(rgb[0, 0, 0])]
-        return prediction.with_min_confidence(settings.conf if settings else 0.25)
-
-    def info(self) -> dict[str, str]:
-        return {"name": "fixed", "sha256": "0" * 64, "backend": "fake"}
 
 
 def test_evaluation_of_hand_drawn_masks_gives_the_hand_computed_scores(tmp_path: Path) -> None:

@@ -89,7 +89,7 @@ def model_controls(
             "Confidence threshold",
             0.05,
             0.95,
-            min(max(round(float(conf) / 0.05) * 0.05, 0.05), 0.95),
+            min(max(round(round(float(conf) / 0.05) * 0.05, 2), 0.05), 0.95),  # on the slider's 0.05 steps
             0.05,
             key=f"{prefix}_conf",
             help="The default is the model card's (chosen on crack-seg valid and DeepCrack val).",
