@@ -41,3 +41,19 @@ def test_each_setting_prints_its_sweep(tmp_path: Path, capsys: pytest.CaptureFix
         assert record["best_conf"] in street_settings.STREET_CONFS
         assert record["best_lane_cell_f1"] >= max(scores.values()) - 1e-9
         assert 0.0 < record["best_lane_cell_f1"] <= 1.0  # the sample's crack is there to find
+
+
+def test_a_missing_model_or_survey_folder_is_one_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = write_survey_frames(tmp_path / "survey", SAMPLE)
+    missing = tmp_path / "no-such.pt"
+    assert street_settings.main([str(missing), "--survey-root", str(root), "--setting", "416"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and str(missing) in err and "Traceback" not in err
+
+    model = Path(__file__).resolve().parents[1] / "model" / "best.pt"
+    nowhere = tmp_path / "no-survey"
+    assert street_settings.main([str(model), "--survey-root", str(nowhere), "--setting", "416"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1

@@ -22,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from promote_street import DEFAULT_PROFILE_PATH, STREET_CONFS  # noqa: E402
 
+from crackseg.core.errors import CrackSegError  # noqa: E402
 from crackseg.datasets.survey_vehicle import survey_items  # noqa: E402
 from crackseg.evaluation.run import evaluate  # noqa: E402
 from crackseg.geometry.camera import load_profile  # noqa: E402
@@ -46,8 +47,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backend", default="torch")
     parser.add_argument("--setting", type=parse_setting, action="append", required=True)
     args = parser.parse_args(argv)
-    segmenter = StreetSegmenter(Segmenter(args.weights, backend=args.backend), load_profile(args.profile))
-    items = survey_items(args.survey_root, args.split)
+    try:
+        segmenter = StreetSegmenter(Segmenter(args.weights, backend=args.backend), load_profile(args.profile))
+        items = survey_items(args.survey_root, args.split)
+    except (CrackSegError, OSError, ValueError) as error:  # a missing or corrupt model, profile or survey folder
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     for settings in args.setting:
         started = time.perf_counter()
         report = evaluate(
