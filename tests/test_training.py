@@ -118,6 +118,36 @@ def test_finetune_setup_errors_are_one_line(scenario: str, arguments: list, mess
     assert "Traceback" not in result.stderr
 
 
+
+def test_promotion_of_a_missing_run_or_unreadable_weights_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from train import promotion
+
+    data = SAMPLES / "data.yaml"
+    assert promotion.main([str(tmp_path / "no-run"), "--data", str(data)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "no best weights" in err and err.count("\n") == 1
+
+    run = tmp_path / "run"
+    (run / "weights").mkdir(parents=True)
+    (run / "weights" / "best.pt").write_bytes(b"\x80\x04not a pickle at all")
+    assert promotion.main([str(run), "--data", str(data)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "best.pt" in err and "Traceback" not in err
+
+
+def test_street_gate_of_a_missing_candidate_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.synthetic_survey import write_survey_frames
+    from tests.test_street_settings import SAMPLE
+    from train import promote_street
+
+    root = write_survey_frames(tmp_path / "survey", SAMPLE)
+    missing = tmp_path / "no-such.pt"
+    assert promote_street.main([str(missing), "--survey-root", str(root)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and str(missing) in err and err.count("\n") == 1
+
 def test_missing_split_is_reported(tmp_path: Path) -> None:
     data = tmp_path / "data.yaml"
     data.write_text("train: images\nnames: {0: crack}\n")

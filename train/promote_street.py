@@ -237,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
 
                 print(refresh_int8_after_promotion(STREET_MODEL, args.data, args.imgsz, STREET_MODEL_CARD))
                 print(check_int8_street_model(profile, args.survey_root, args.cache))
-    except CrackSegError as error:
+    except (CrackSegError, OSError) as error:  # a missing candidate, profile or survey folder; a corrupt model
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 0

@@ -43,6 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import pandas as pd  # noqa: E402
 
+from crackseg.core.errors import CrackSegError  # noqa: E402
 from crackseg.core.locations import MODEL_CARD, SHIPPED_MODEL  # noqa: E402
 from crackseg.core.system import cpu_model_name  # noqa: E402
 from crackseg.evaluation.run import EvaluationReport, evaluate_yolo_split  # noqa: E402
@@ -513,18 +514,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     """Evaluate a run and maybe promote it; prints the before/after table."""
     args = parse_args(argv)
-    outcome = evaluate_and_maybe_promote(
-        run_dir=args.run_dir,
-        data_yaml=args.data,
-        stage=args.stage,
-        start_weights=args.start_weights,
-        imgsz=args.imgsz,
-        device=args.device,
-        wall_time_s=None,
-        promote=args.promote,
-        domains=domains_of(args.data),
-        int8_settings=int8_settings_of(args),
-    )
+    try:
+        outcome = evaluate_and_maybe_promote(
+            run_dir=args.run_dir,
+            data_yaml=args.data,
+            stage=args.stage,
+            start_weights=args.start_weights,
+            imgsz=args.imgsz,
+            device=args.device,
+            wall_time_s=None,
+            promote=args.promote,
+            domains=domains_of(args.data),
+            int8_settings=int8_settings_of(args),
+        )
+    except (CrackSegError, OSError) as error:  # no run folder or weights, a missing or corrupt model or dataset
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     print(outcome.summary())
     return 0
 
