@@ -118,7 +118,6 @@ def test_finetune_setup_errors_are_one_line(scenario: str, arguments: list, mess
     assert "Traceback" not in result.stderr
 
 
-
 def test_promotion_of_a_missing_run_or_unreadable_weights_is_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -147,6 +146,7 @@ def test_street_gate_of_a_missing_candidate_is_one_line(tmp_path: Path, capsys: 
     assert promote_street.main([str(missing), "--survey-root", str(root)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and str(missing) in err and err.count("\n") == 1
+
 
 def test_missing_split_is_reported(tmp_path: Path) -> None:
     data = tmp_path / "data.yaml"
