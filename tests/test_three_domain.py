@@ -177,6 +177,44 @@ def test_the_survey_closing_is_chosen_on_the_command_line(sources: ThreeDomainSo
     assert joined.shape[0] == 1 and joined[0, 301, 2:508].all()
 
 
+def test_the_lane_margin_paints_the_unlabelled_road_gray(sources: ThreeDomainSources, tmp_path: Path) -> None:
+    """`--survey-lane-margin 10`: crops gray beyond 10 px of the lane, and no crack label there."""
+    from train.build_dataset import main
+
+    lane = np.zeros((640, 1024), dtype=bool)
+    lane[:, :500] = True  # the surveyed lane: the frame's left part
+    for folder in (sources.survey_root / "Dataset").iterdir():
+        write_mask(folder / f"{folder.name}_LANE.png", lane)
+    out = tmp_path / "lane"
+    argv = ["--out", str(out), "--crack-seg", str(sources.crack_seg_yaml), "--survey", str(sources.survey_root)]
+    argv += ["--deepcrack", str(sources.deepcrack_train_dir), "--survey-lane-margin", "10"]
+    assert main(argv) == 0
+
+    crop = cv2.imread(str(out / "train" / "images" / "sv_frame01_x384.jpg")).astype(int)
+    # The crop starts at frame x 384: lane up to crop x 115, margin to 125, gray from 126 on.
+    assert np.abs(crop[:, 130:] - 114).max() <= 6  # JPEG ringing only
+    assert crop[:, :120].std() > 20  # the photographed noise kept inside the lane and its margin
+    masks = yolo_label_to_masks(label_path_for(out / "train" / "images" / "sv_frame01_x384.jpg"), (640, 640))
+    assert masks.shape[0] == 1
+    assert masks[0, 301, 2:120].all() and not masks[0, :, 130:].any()
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["settings"]["survey_lane_margin_px"] == 10
+    # The other crop lies inside the lane: unchanged but for the few columns beyond x 510.
+    left = cv2.imread(str(out / "train" / "images" / "sv_frame01_x0.jpg")).astype(int)
+    assert left[:, :500].std() > 20 and np.abs(left[:, 520:] - 114).max() <= 6
+
+
+def test_an_empty_lane_leaves_nothing_and_a_negative_margin_is_refused() -> None:
+    from crackseg.datasets.three_domain import outside_region
+
+    assert outside_region(np.zeros((4, 5), dtype=bool), 3).all()
+    region = np.zeros((1, 9), dtype=bool)
+    region[0, 0] = True
+    assert outside_region(region, 2).tolist() == [[False, False, False] + [True] * 6]
+    with pytest.raises(ValueError, match="survey_lane_margin_px"):
+        ThreeDomainSettings(survey_lane_margin_px=-1)
+
+
 class UnsureTruthSegmenter:
     """A fake model that finds every image's true cracks at conf 0.15 and a false band at 0.6 (known images only).
 

@@ -52,6 +52,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="side (px) of the closing that joins the survey frames' dashed crack labels into instances "
         f"(default {SURVEY_CLOSING_PX}; 0 or 1: the dashes as drawn)",
     )
+    parser.add_argument(
+        "--survey-lane-margin",
+        type=int,
+        default=None,
+        help="paint the survey crops gray farther than this many px from the labelled lane "
+        "(their cracks are labelled only inside it); default: the crops as photographed",
+    )
     return parser.parse_args(argv)
 
 
@@ -70,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
                 deepcrack_repeat=args.deepcrack_repeat,
                 survey_fraction=args.survey_fraction,
                 survey_conversion=ConversionSettings(closing_px=args.survey_closing),
+                survey_lane_margin_px=args.survey_lane_margin,
             ),
             progress=lambda message: print(message, flush=True),
         )

@@ -21,6 +21,9 @@ use ``survey_vehicle.split_of``. Test splits are never written here.
 Survey frames (1024x640) are cut into two 640x640 crops (x = 0 and x = 384): the
 scale that the product's 640-px tiles see. Their dashed crack masks are joined by
 a 7x7 elliptical closing before conversion (``ConversionSettings.closing_px``).
+The frames label cracks only inside the surveyed lane; ``survey_lane_margin_px``
+can paint the rest of each crop gray (Ultralytics' letterbox 114), so that cracks
+outside the lane, real but unlabelled, are not taught as background.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ from crackseg.io.image_io import load_image
 DEEPCRACK_VAL_EVERY = 6
 SURVEY_CROP_SIZE = 640
 SURVEY_CLOSING_PX = 7
+OUTSIDE_LANE_GRAY = 114
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,8 @@ class ThreeDomainSettings:
     survey_fraction: share of the survey train frames used (1.0: all), taken evenly by name;
         0 builds the close-up domains only (train and val; the top-down model, now that the street
         view has its own), and the manifest's sets still have it judged on every domain.
+    survey_lane_margin_px: None keeps the survey crops as photographed; an integer >= 0 paints
+        gray every pixel farther than that from the frame's labelled lane (train and val crops).
     """
 
     deepcrack_repeat: int = 1
@@ -72,6 +78,7 @@ class ThreeDomainSettings:
     survey_conversion: ConversionSettings = field(
         default_factory=lambda: ConversionSettings(closing_px=SURVEY_CLOSING_PX)
     )
+    survey_lane_margin_px: int | None = None
 
     def __post_init__(self) -> None:
         if self.deepcrack_repeat < 1 or not 0 <= self.survey_fraction <= 1:
@@ -79,6 +86,8 @@ class ThreeDomainSettings:
                 "deepcrack_repeat >= 1 and 0 <= survey_fraction <= 1 expected, "
                 f"got {self.deepcrack_repeat}, {self.survey_fraction}"
             )
+        if self.survey_lane_margin_px is not None and self.survey_lane_margin_px < 0:
+            raise ValueError(f"survey_lane_margin_px must be None or >= 0, got {self.survey_lane_margin_px}")
 
 
 @dataclass
@@ -140,8 +149,13 @@ def build_three_domain(
             frames = [frames[i] for i in keep]
         progress(f"survey {split} ({len(frames)} frames)")
         for frame in frames:
+            outside_lane = (
+                None
+                if settings.survey_lane_margin_px is None
+                else outside_region(frame.lane_mask(), settings.survey_lane_margin_px)
+            )
             for stem, crop_rgb, crop_lines in _survey_crops(
-                frame.image_path, frame.crack_mask(), settings.survey_conversion
+                frame.image_path, frame.crack_mask(), settings.survey_conversion, outside_lane
             ):
                 write_crop(crop_rgb, crop_lines, out_dir / split, f"sv_{stem}")
                 counts[split].add("survey_vehicle", len(crop_lines))
@@ -161,16 +175,41 @@ def build_three_domain(
     return data_yaml
 
 
+def outside_region(region: np.ndarray, margin_px: int) -> np.ndarray:
+    """``(H, W)`` bool: pixels farther than ``margin_px`` (Euclidean) from every pixel of ``region``.
+
+    An empty region leaves nothing to keep, so every pixel is outside.
+    """
+    if not region.any():
+        return np.ones(region.shape, dtype=bool)
+    distance = cv2.distanceTransform((~region).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    return distance > margin_px
+
+
 def _survey_crops(
-    image_path: Path, crack_mask: np.ndarray, conversion: ConversionSettings
+    image_path: Path,
+    crack_mask: np.ndarray,
+    conversion: ConversionSettings,
+    outside_lane: np.ndarray | None = None,
 ) -> Iterable[tuple[str, np.ndarray, list[str]]]:
-    """The frame's square crops (left and right, full height) with their label lines."""
+    """The frame's square crops (left and right, full height) with their label lines.
+
+    ``outside_lane``: ``(H, W)`` bool pixels to paint gray (and whose crack labels are dropped), or None.
+    """
     rgb = load_image(image_path)
     height, width = rgb.shape[:2]
     if crack_mask.shape != (height, width):
         raise DatasetError(
             f"{image_path}: crack mask is {crack_mask.shape[1]}x{crack_mask.shape[0]}, frame {width}x{height}"
         )
+    if outside_lane is not None:
+        if outside_lane.shape != (height, width):
+            raise DatasetError(
+                f"{image_path}: lane mask is {outside_lane.shape[1]}x{outside_lane.shape[0]}, frame {width}x{height}"
+            )
+        rgb = rgb.copy()
+        rgb[outside_lane] = OUTSIDE_LANE_GRAY
+        crack_mask = crack_mask & ~outside_lane
     size = min(SURVEY_CROP_SIZE, height, width)
     # Close the dashes on the whole frame, so a crack cut by the crop edge is joined the same in both crops.
     closed = close_dashes(crack_mask, conversion.closing_px)
