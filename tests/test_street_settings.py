@@ -20,7 +20,24 @@ def test_settings_are_read_as_size_and_mirror_pass(text: str, imgsz: int, flip: 
     assert (settings.imgsz, settings.flip_tta, settings.conf) == (imgsz, flip, min(street_settings.STREET_CONFS))
 
 
-@pytest.mark.parametrize("text", ["big", "416+mirror", "+flip", "400"])
+@pytest.mark.parametrize(
+    ("text", "iou", "overlap", "flip"),
+    [("416+iou0.9", 0.9, 0.2, False), ("416+overlap0.4", 0.7, 0.4, False), ("512+flip+iou0.5", 0.5, 0.2, True)],
+)
+def test_nms_iou_and_tile_overlap_change_only_what_they_name(text: str, iou: float, overlap: float, flip: bool) -> None:
+    settings = street_settings.parse_setting(text)
+    assert (settings.iou, settings.tile_overlap, settings.flip_tta) == (iou, overlap, flip)
+    plain = street_settings.parse_setting(text.split("+")[0])
+    assert (settings.tile_size, settings.merge_overlap, settings.max_det) == (
+        plain.tile_size,
+        plain.merge_overlap,
+        plain.max_det,
+    )
+
+
+@pytest.mark.parametrize(
+    "text", ["big", "416+mirror", "+flip", "400", "416+iou", "416+iou1.5", "416+overlap0.95", "416+iou0.5.1"]
+)
 def test_bad_settings_are_refused(text: str) -> None:
     with pytest.raises((argparse.ArgumentTypeError, ValueError)):
         street_settings.parse_setting(text)
@@ -34,7 +51,7 @@ def test_each_setting_prints_its_sweep(tmp_path: Path, capsys: pytest.CaptureFix
     )
     assert code == 0
     records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert [(r["imgsz"], r["flip_tta"]) for r in records] == [(416, False), (416, True)]
+    assert [(r["imgsz"], r["flip_tta"], r["iou"]) for r in records] == [(416, False, 0.7), (416, True, 0.7)]
     for record in records:
         scores = record["lane_cell_f1_by_conf"]
         assert list(scores)[:6] == ["0.05", "0.06", "0.07", "0.08", "0.09", "0.1"]

@@ -61,13 +61,15 @@ def test_options_become_the_ultralytics_arguments(tmp_path: Path) -> None:
     assert (overrides["optimizer"], overrides["lr0"], overrides["cos_lr"]) == ("AdamW", 0.0005, True)
     assert "stage" not in overrides and overrides["project"] == str(tmp_path.resolve())
     assert (overrides["mask_ratio"], overrides["copy_paste"], overrides["mosaic"]) == (4, 0.0, 1.0)
+    assert overrides["scale"] == 0.5  # Ultralytics' own zoom range unless asked otherwise
     explicit = finetune.parse_args(
         ["--data", samples, "--lr0", "0.01", "--device", "0", "--mask-ratio", "2", "--copy-paste", "0.5"]
-        + ["--mosaic", "0"]
+        + ["--mosaic", "0", "--scale", "0.1"]
     )
     overrides = ultralytics_overrides(explicit, finetune.stage_overrides(explicit), "run")
     assert (overrides["lr0"], overrides["amp"], overrides["cache"]) == (0.01, True, "ram")
     assert (overrides["mask_ratio"], overrides["copy_paste"], overrides["mosaic"]) == (2, 0.5, 0.0)
+    assert overrides["scale"] == 0.1
     assert overrides["warmup_bias_lr"] == 0.0  # AdamW: no 0.1 start for the biases
     sgd = finetune.parse_args(["--data", samples, "--optimizer", "SGD"])
     assert ultralytics_overrides(sgd, finetune.stage_overrides(sgd), "run")["warmup_bias_lr"] == 0.1
@@ -416,6 +418,7 @@ def test_a_stage_records_the_data_and_the_settings_that_shape_the_masks() -> Non
     from train.promotion import stage_entry
 
     run_args = {"data": "/d/closeup/data.yaml", "epochs": 3, "mask_ratio": 1, "mosaic": 1.0, "copy_paste": 0.0}
+    run_args |= {"scale": 0.1}
     run_args |= {"lr0": 0.0001, "project": "/work/runs", "name": "x"}  # where it ran is not a training setting
     entry = stage_entry(
         "closeup-mr1",
@@ -427,5 +430,6 @@ def test_a_stage_records_the_data_and_the_settings_that_shape_the_masks() -> Non
         valid={},
         test={},
     )
-    assert entry["args"] == {k: run_args[k] for k in ("data", "epochs", "lr0", "mosaic", "copy_paste", "mask_ratio")}
+    settings = ("data", "epochs", "lr0", "mosaic", "copy_paste", "scale", "mask_ratio")
+    assert entry["args"] == {k: run_args[k] for k in settings}
     assert entry["epochs_run"] == 3 and entry["wall_time_s"] == 31.5

@@ -78,6 +78,13 @@ def add_common_arguments(parser: argparse.ArgumentParser, *, default_epochs: int
         "--mosaic", type=float, default=1.0, help="probability of a 4-image mosaic until the last --close-mosaic epochs"
     )
     parser.add_argument(
+        "--scale",
+        type=float,
+        default=0.5,
+        help="random zoom of each training image by up to +/- this share (Ultralytics' default 0.5); a fixed "
+        "camera, such as a survey vehicle's, sees its cracks at one scale, so a smaller value fits it closer",
+    )
+    parser.add_argument(
         "--warmup-bias-lr",
         type=float,
         default=None,
@@ -188,6 +195,7 @@ def ultralytics_overrides(args: argparse.Namespace, stage_defaults: dict, name: 
         "mask_ratio": args.mask_ratio,
         "copy_paste": args.copy_paste,
         "mosaic": args.mosaic,
+        "scale": args.scale,
         "plots": False,
         "amp": False if args.device == "cpu" else True,
         "patience": 0,

@@ -431,6 +431,7 @@ def stage_entry(
         "close_mosaic",
         "mosaic",
         "copy_paste",
+        "scale",
         "mask_ratio",
         "device",
         "seed",

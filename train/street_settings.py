@@ -6,7 +6,7 @@ the survey-vehicle **val** frames, answered the way the street gate scores: one 
 best conf, its F1 and the F1 at each conf up to 0.20; nothing is installed or cached.
 
     python train/street_settings.py model/street/best.pt --survey-root /work/data/biankatpas \\
-        --setting 416 --setting 512 --setting 416+flip
+        --setting 416 --setting 512 --setting 416+flip --setting 416+iou0.9 --setting 416+overlap0.4
 """
 
 from __future__ import annotations
@@ -31,11 +31,35 @@ from crackseg.pipeline.street import StreetSegmenter  # noqa: E402
 
 
 def parse_setting(text: str) -> InferenceSettings:
-    """``"512"`` or ``"416+flip"``: a run at the grid's floor with that input size (and the mirror pass)."""
-    size, _, extra = text.partition("+")
-    if extra not in ("", "flip") or not size.isdigit():
-        raise argparse.ArgumentTypeError(f"a setting is SIZE or SIZE+flip (e.g. 512, 416+flip), got {text!r}")
-    return InferenceSettings(conf=min(STREET_CONFS), imgsz=int(size), flip_tta=extra == "flip")
+    """``"512"``, ``"416+flip"``, ``"416+iou0.9"`` or ``"416+overlap0.4"`` (options joined by ``+``).
+
+    A run at the grid's floor with that input size and, where named, the mirror pass, another NMS IoU
+    (how much two instances' boxes may overlap before the weaker is dropped) or another tile overlap
+    (the share of each 640-px tile that its neighbour sees too). Unnamed options keep the product's
+    defaults, so each setting differs from the plain one only in what it names.
+    """
+    size, *options = text.split("+")
+    if not size.isdigit():
+        raise argparse.ArgumentTypeError(f"a setting starts with the input size (e.g. 512, 416+flip), got {text!r}")
+    chosen: dict[str, object] = {"conf": min(STREET_CONFS), "imgsz": int(size)}
+    for option in options:
+        name = option.rstrip("0123456789.")
+        value = option[len(name) :]
+        if option == "flip":
+            chosen["flip_tta"] = True
+        elif name in _NUMERIC_OPTIONS and value:
+            try:
+                chosen[_NUMERIC_OPTIONS[name]] = float(value)
+            except ValueError:
+                raise argparse.ArgumentTypeError(f"{option!r} in {text!r} is not a number") from None
+        else:
+            raise argparse.ArgumentTypeError(
+                f"options are flip, iouX and overlapX (e.g. 416+flip+iou0.9), got {option!r} in {text!r}"
+            )
+    return InferenceSettings(**chosen)  # type: ignore[arg-type]  # the values were checked above
+
+
+_NUMERIC_OPTIONS = {"iou": "iou", "overlap": "tile_overlap"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -65,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
             "split": args.split,
             "imgsz": settings.imgsz,
             "flip_tta": settings.flip_tta,
+            "iou": settings.iou,
+            "tile_overlap": settings.tile_overlap,
             "best_conf": float(sweep["best_threshold"]),
             "best_lane_cell_f1": round(float(sweep["best_f1"]), 4),
             "lane_cell_f1_by_conf": by_conf,
