@@ -29,6 +29,9 @@ from crackseg.geometry.camera import load_profile  # noqa: E402
 from crackseg.inference.segmenter import InferenceSettings, Segmenter  # noqa: E402
 from crackseg.pipeline.street import StreetSegmenter  # noqa: E402
 
+_NUMERIC_OPTIONS = {"iou": "iou", "overlap": "tile_overlap"}
+"""A setting's numeric options and the ``InferenceSettings`` field each one sets."""
+
 
 def parse_setting(text: str) -> InferenceSettings:
     """``"512"``, ``"416+flip"``, ``"416+iou0.9"`` or ``"416+overlap0.4"`` (options joined by ``+``).
@@ -57,9 +60,6 @@ def parse_setting(text: str) -> InferenceSettings:
                 f"options are flip, iouX and overlapX (e.g. 416+flip+iou0.9), got {option!r} in {text!r}"
             )
     return InferenceSettings(**chosen)  # type: ignore[arg-type]  # the values were checked above
-
-
-_NUMERIC_OPTIONS = {"iou": "iou", "overlap": "tile_overlap"}
 
 
 def main(argv: list[str] | None = None) -> int:
