@@ -191,6 +191,24 @@ def test_a_tampered_shipped_model_is_refused_before_it_is_unpickled(
     assert not (tampered_shipped_model.parent / ".export-cache").exists(), "nothing exported from unverified weights"
 
 
+def test_a_tampered_street_model_names_the_street_card(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The street model is checked against its own card, and the message says which card."""
+    from crackseg.core.locations import STREET_MODEL
+
+    tampered = tmp_path / "street" / "best.pt"
+    tampered.parent.mkdir()
+    shutil.copy2(STREET_MODEL, tampered)
+    with tampered.open("ab") as handle:
+        handle.write(b"\0")
+    monkeypatch.setattr(model_loading, "STREET_MODEL", tampered)
+    with pytest.raises(ModelLoadError) as caught:
+        model_loading.verify_weights(tampered)
+    assert str(caught.value) == (
+        f"{tampered}: SHA-256 does not match model/street/card.json; the shipped model was changed or damaged"
+    )
+    model_loading.verify_weights(STREET_MODEL)  # the shipped street model itself matches its card
+
+
 def test_cli_refuses_a_tampered_shipped_model_in_one_line(
     tampered_shipped_model: Path, unpickling_forbidden: list[str], tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:

@@ -87,6 +87,11 @@ def test_the_gate_scores_the_file_that_ships_and_makes_it_once(tmp_path: Path, m
     candidate.parent.mkdir()
     checkpoint = torch.load(SHIPPED_MODEL, weights_only=False)
     checkpoint["optimizer"] = {"state": {"padding": torch.zeros(200_000)}}  # a training checkpoint's extra weight
+    street_data = tmp_path / "street" / "data.yaml"  # a street-only build's manifest: survey crops alone
+    street_data.parent.mkdir()
+    manifest = {"splits": {"train": {"images": {"survey_vehicle": 32}}}}
+    (street_data.parent / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    checkpoint["train_args"] = dict(checkpoint.get("train_args") or {}, data=str(street_data))
     torch.save(checkpoint, candidate)
     gated = promote_street.shipping_form(candidate, tmp_path / "cache")
     assert gated.parent == tmp_path / "cache" / "shipping-form"
@@ -104,6 +109,15 @@ def test_the_gate_scores_the_file_that_ships_and_makes_it_once(tmp_path: Path, m
     card = json.loads((target.parent / "card.json").read_text(encoding="utf-8"))
     assert file_sha256(target) == first == card["weights"]["sha256"]
     assert card["weights"]["source"] == str(candidate)
+    # No street card yet: the licence starts from the top-down card's and adds the candidate's training set.
+    from crackseg.core.locations import MODEL_CARD
+    from crackseg.training.dataset_credits import DOMAIN_CREDITS
+    from crackseg.training.model_card import load_card
+
+    names = [credit["name"] for credit in card["licence"]["datasets"]]
+    inherited = [credit["name"] for credit in load_card(MODEL_CARD).get("licence", {}).get("datasets", [])]
+    assert names[: len(inherited)] == inherited and DOMAIN_CREDITS["survey_vehicle"]["name"] in names
+    assert not any(name.startswith("training set") for name in names)  # the manifest was found
 
 
 def reports_with(exact_f1: dict[float, float], swept_f1: dict[float, float], requests: list[float | None]) -> Any:

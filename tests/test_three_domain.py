@@ -295,3 +295,52 @@ def test_test_is_never_scored_without_val_choosing_the_thresholds(tmp_path: Path
 
     assert main([str(tmp_path / "x.pt"), "--three-domain", str(tmp_path), "--splits", "test"]) == 2
     assert "chosen on val, never on test" in capsys.readouterr().err
+
+
+def test_a_build_credits_the_datasets_of_its_train_split(sources: ThreeDomainSources, tmp_path: Path) -> None:
+    """The card's licence lists every dataset a promoted model trained on, read from the build's manifest."""
+    from crackseg.training.dataset_credits import DOMAIN_CREDITS, licence_with_training_set, training_credits
+
+    close_up = build_three_domain(sources, tmp_path / "close-up", ThreeDomainSettings(survey_fraction=0))
+    everything = build_three_domain(sources, tmp_path / "all", ThreeDomainSettings())
+    names = {key: value["name"] for key, value in DOMAIN_CREDITS.items()}
+    assert [c["name"] for c in training_credits(close_up)] == [names["crack_seg"], names["deepcrack"]]
+    assert [c["name"] for c in training_credits(everything)] == list(names.values())
+    assert {c["use"] for c in training_credits(everything)} == {"training"}
+
+    stage1 = {"model": "AGPL-3.0", "datasets": [{"name": names["crack_seg"], "licence": "AGPL-3.0", "use": "test"}]}
+    after_close_up = licence_with_training_set(stage1, close_up)
+    assert [(c["name"], c["use"]) for c in after_close_up["datasets"]] == [
+        (names["crack_seg"], "test, training"),
+        (names["deepcrack"], "training"),
+    ]
+    after_both = licence_with_training_set(after_close_up, everything)
+    assert [c["name"] for c in after_both["datasets"]] == list(names.values())  # added, never dropped
+    assert licence_with_training_set(after_both, everything)["datasets"] == after_both["datasets"]
+    assert stage1["datasets"][0]["use"] == "test"  # the card read in is not changed in place
+    assert "MIT" in after_both["datasets"][2]["licence"]
+
+
+def test_a_training_set_without_a_manifest_is_recorded_as_not_recorded(sources: ThreeDomainSources) -> None:
+    from crackseg.training.dataset_credits import training_credits
+
+    (credit,) = training_credits(sources.crack_seg_yaml)
+    assert credit["name"] == f"training set {sources.crack_seg_yaml}"
+    assert credit["licence"].startswith("not recorded")
+
+
+def test_a_street_only_build_holds_the_survey_crops_alone(sources: ThreeDomainSources, tmp_path: Path) -> None:
+    """The street model's training set: survey crops in train and val, credited to the survey data alone."""
+    from crackseg.training.dataset_credits import DOMAIN_CREDITS, training_credits
+
+    out = tmp_path / "street"
+    data_yaml = build_three_domain(sources, out, ThreeDomainSettings(close_ups=False, deepcrack_repeat=3))
+    for split, crops in (("train", 32), ("val", 4)):
+        names = [path.name for path in (out / split / "images").iterdir()]
+        assert len(names) == crops and all(name.startswith("sv_") for name in names)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["splits"]["train"]["images"] == {"survey_vehicle": 32}
+    assert sorted(p.name for p in (out / "deepcrack-val" / "masks").iterdir()) == ["005.png", "011.png"]
+    assert [c["name"] for c in training_credits(data_yaml)] == [DOMAIN_CREDITS["survey_vehicle"]["name"]]
+    with pytest.raises(ValueError, match="nothing would be built"):
+        ThreeDomainSettings(close_ups=False, survey_fraction=0)

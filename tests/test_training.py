@@ -399,7 +399,13 @@ def test_a_better_model_whose_int8_passes_ships_the_int8_model_made_for_the_chec
 ) -> None:
     from crackseg.inference.int8_lookup import load_record, usable_int8_model
     from crackseg.inference.model_loading import file_sha256
+    from crackseg.training.dataset_credits import DOMAIN_CREDITS
 
+    build = better_candidate_run.parent / "closeup-build"  # what the run trained on: a build's manifest
+    build.mkdir()
+    trained_on = {"crack_seg": 3, "deepcrack": 9}
+    (build / "manifest.json").write_text(json.dumps({"splits": {"train": {"images": trained_on}}}))
+    (better_candidate_run / "args.yaml").write_text(f"data: {build / 'data.yaml'}\nepochs: 1\n")
     outcome = _promote(better_candidate_run, tiny_dataset, int8_incumbent, max_drop=1.0)
     assert outcome.promoted and outcome.int8.startswith("INT8 model installed (made before promotion)")
     weights = int8_incumbent / "best.pt"
@@ -409,6 +415,9 @@ def test_a_better_model_whose_int8_passes_ships_the_int8_model_made_for_the_chec
     card = json.loads((int8_incumbent / "card.json").read_text())
     assert card["int8"]["passed"] is True and set(card["int8"]["metrics"]) == {"valid", "test"}
     assert card["int8"]["calibration"]["images"] == 8  # all the samples (fewer than the 300 asked for)
+    credited = [credit["name"] for credit in card["licence"]["datasets"]]
+    assert credited == [DOMAIN_CREDITS["crack_seg"]["name"], DOMAIN_CREDITS["deepcrack"]["name"]]
+    assert card["stages"][-1]["args"]["data"] == str(build / "data.yaml")
 
 
 def test_a_stage_records_the_data_and_the_settings_that_shape_the_masks() -> None:

@@ -4,6 +4,10 @@ Example:
 
     python train/build_dataset.py --survey /work/data/biankatpas --out /work/data/three-domain --deepcrack-repeat 3
 
+The street model's training set, the survey crops alone:
+
+    python train/build_dataset.py --survey /work/data/biankatpas --out /work/data/street --street-only
+
 The survey-vehicle dataset is public (github:biankatpas/Cracks-and-Potholes-in-Road-Images-Dataset,
 Mendeley Data 10.17632/t576ydh9v8); fetch it anywhere outside the repository and pass its folder.
 """
@@ -59,6 +63,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="paint the survey crops gray farther than this many px from the labelled lane "
         "(their cracks are labelled only inside it); default: the crops as photographed",
     )
+    parser.add_argument(
+        "--street-only",
+        action="store_true",
+        help="the survey crops alone in train and val (the street model's training set); the manifest "
+        "still names every evaluation set and credits only the survey frames",
+    )
     return parser.parse_args(argv)
 
 
@@ -78,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
                 survey_fraction=args.survey_fraction,
                 survey_conversion=ConversionSettings(closing_px=args.survey_closing),
                 survey_lane_margin_px=args.survey_lane_margin,
+                close_ups=not args.street_only,
             ),
             progress=lambda message: print(message, flush=True),
         )

@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as `python t
 
 from crackseg.core.errors import CrackSegError  # noqa: E402
 from crackseg.core.json_values import dumps  # noqa: E402
-from crackseg.core.locations import PROJECT_ROOT, STREET_MODEL, STREET_MODEL_CARD  # noqa: E402
+from crackseg.core.locations import MODEL_CARD, PROJECT_ROOT, STREET_MODEL, STREET_MODEL_CARD  # noqa: E402
 from crackseg.datasets.survey_vehicle import survey_items  # noqa: E402
 from crackseg.evaluation.run import EvaluationReport, evaluate  # noqa: E402
 from crackseg.geometry.camera import CameraProfile, load_profile  # noqa: E402
@@ -46,7 +46,8 @@ from crackseg.inference.model_loading import DEFAULT_IMGSZ, default_model_path, 
 from crackseg.inference.segmenter import InferenceSettings, Segmenter  # noqa: E402
 from crackseg.metrics.sweep import DEFAULT_THRESHOLDS  # noqa: E402
 from crackseg.pipeline.street import StreetSegmenter  # noqa: E402
-from crackseg.training.model_card import save_card  # noqa: E402
+from crackseg.training.dataset_credits import licence_with_training_set  # noqa: E402
+from crackseg.training.model_card import load_card, save_card  # noqa: E402
 
 DEFAULT_PROFILE_PATH = PROJECT_ROOT / "profiles" / "survey-vehicle-br.json"
 MIN_GAIN = 0.01
@@ -334,6 +335,31 @@ def shipping_form(candidate: Path, cache: Path | None) -> Path:
     return stripped
 
 
+def candidate_training_set(candidate: Path) -> Path | None:
+    """The data.yaml the candidate's checkpoint says it was trained on (Ultralytics' ``train_args``), or None."""
+    import torch
+
+    try:
+        checkpoint = torch.load(candidate, map_location="cpu", weights_only=False)  # the operator's own candidate
+    except Exception:  # noqa: BLE001 - the gate has loaded it already; a record it lacks is not an error
+        return None
+    data = (checkpoint.get("train_args") or {}).get("data") if isinstance(checkpoint, dict) else None
+    return Path(str(data)) if data else None
+
+
+def lineage_licence() -> dict[str, Any]:
+    """The licence section a new street model inherits: the street card's, else the top-down card's.
+
+    A street candidate starts from the street model, or from the top-down line when there is none.
+    """
+    for card_path in (STREET_MODEL_CARD, MODEL_CARD):
+        if card_path.is_file():
+            licence = load_card(card_path).get("licence")
+            if licence:
+                return dict(licence)
+    return {}
+
+
 def install_street_model(
     gated: Path, candidate: Path, scores: dict[str, Any], profile: CameraProfile, run: str
 ) -> None:
@@ -360,6 +386,7 @@ def install_street_model(
         "incumbent": {"weights": scores["incumbent"], "scores": scores["incumbent_scores"]},
         "data": "survey-vehicle frames (github:biankatpas/Cracks-and-Potholes-in-Road-Images-Dataset, MIT), "
         "train split as 640-px crops with dashed labels closed (train/build_dataset.py)",
+        "licence": licence_with_training_set(lineage_licence(), candidate_training_set(candidate)),
     }
     save_card(card, STREET_MODEL_CARD)
     print(f"promoted -> {STREET_MODEL}")

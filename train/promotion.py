@@ -49,6 +49,7 @@ from crackseg.core.system import cpu_model_name  # noqa: E402
 from crackseg.evaluation.run import EvaluationReport, evaluate_yolo_split  # noqa: E402
 from crackseg.inference.model_loading import file_sha256  # noqa: E402
 from crackseg.inference.segmenter import InferenceSettings, Segmenter  # noqa: E402
+from crackseg.training.dataset_credits import licence_with_training_set  # noqa: E402
 from crackseg.training.domains import (  # noqa: E402
     DOMAIN_TOLERANCE,
     GATE_METRICS,
@@ -383,12 +384,19 @@ def install_model(
                 "size_bytes": (model_dir / "best.pt").stat().st_size,
             },
             "stages": stages,
+            "licence": licence_with_training_set(card.get("licence"), _training_set(run_args)),
             "metrics": {"valid": valid_report.summary(), "test": test_report.summary()},
             "updated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
         | (card_extra or {})
     )
     save_card(card, card_path)
+
+
+def _training_set(run_args: dict[str, Any]) -> Path | None:
+    """The data.yaml the run trained on, as its ``args.yaml`` records it (None when it records none)."""
+    data = run_args.get("data")
+    return Path(str(data)) if data else None
 
 
 def append_history(history_path: Path, run_history: pd.DataFrame, stage_name: str) -> pd.DataFrame:

@@ -70,6 +70,9 @@ class ThreeDomainSettings:
         view has its own), and the manifest's sets still have it judged on every domain.
     survey_lane_margin_px: None keeps the survey crops as photographed; an integer >= 0 paints
         gray every pixel farther than that from the frame's labelled lane (train and val crops).
+    close_ups: False leaves crack-seg and DeepCrack out of train and val (the street model's
+        training set, the survey crops alone); DeepCrack's held-out val folder is still made, so the
+        manifest names every evaluation set as before.
     """
 
     deepcrack_repeat: int = 1
@@ -79,6 +82,7 @@ class ThreeDomainSettings:
         default_factory=lambda: ConversionSettings(closing_px=SURVEY_CLOSING_PX)
     )
     survey_lane_margin_px: int | None = None
+    close_ups: bool = True
 
     def __post_init__(self) -> None:
         if self.deepcrack_repeat < 1 or not 0 <= self.survey_fraction <= 1:
@@ -88,6 +92,8 @@ class ThreeDomainSettings:
             )
         if self.survey_lane_margin_px is not None and self.survey_lane_margin_px < 0:
             raise ValueError(f"survey_lane_margin_px must be None or >= 0, got {self.survey_lane_margin_px}")
+        if not self.close_ups and self.survey_fraction == 0:
+            raise ValueError("without the close-up domains survey_fraction must be above 0: nothing would be built")
 
 
 @dataclass
@@ -119,7 +125,7 @@ def build_three_domain(
     for split, source_split in (("train", "train"), ("val", "val")):
         target = fresh_split(out_dir / split)
         progress(f"crack-seg {source_split}")
-        for image_path in crack_seg.split_paths(source_split):
+        for image_path in crack_seg.split_paths(source_split) if settings.close_ups else ():
             label = label_path_for(image_path)
             instance_count = _link_labelled(
                 image_path, label if label.is_file() else None, target, f"cs_{image_path.stem}"
@@ -134,10 +140,11 @@ def build_three_domain(
         if index % DEEPCRACK_VAL_EVERY == DEEPCRACK_VAL_EVERY - 1:
             _link(item.image_path, deepcrack_val / "images" / item.image_path.name)
             _link(item.mask_path, deepcrack_val / "masks" / item.mask_path.name)
-            _write_labelled(item.image_path, lines, out_dir / "val", f"dc_{item.image_path.stem}")
-            counts["val"].add("deepcrack", len(lines))
+            if settings.close_ups:
+                _write_labelled(item.image_path, lines, out_dir / "val", f"dc_{item.image_path.stem}")
+                counts["val"].add("deepcrack", len(lines))
             continue
-        for repeat in range(settings.deepcrack_repeat):
+        for repeat in range(settings.deepcrack_repeat if settings.close_ups else 0):
             stem = f"dc_{item.image_path.stem}" if repeat == 0 else f"dc_r{repeat}_{item.image_path.stem}"
             _write_labelled(item.image_path, lines, out_dir / "train", stem)
             counts["train"].add("deepcrack", len(lines))

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from crackseg.core.errors import ModelLoadError
-from crackseg.core.locations import MODEL_CARD, SHIPPED_MODEL, STREET_MODEL, STREET_MODEL_CARD
+from crackseg.core.locations import MODEL_CARD, PROJECT_ROOT, SHIPPED_MODEL, STREET_MODEL, STREET_MODEL_CARD
 from crackseg.core.offline import enforce_offline
 
 if TYPE_CHECKING:
@@ -98,10 +98,15 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def card_of(weights: Path) -> Path | None:
+    """The card of ``weights`` if they are a shipped model's (top-down or street), else None."""
+    cards = {SHIPPED_MODEL.resolve(): MODEL_CARD, STREET_MODEL.resolve(): STREET_MODEL_CARD}
+    return cards.get(weights.resolve())
+
+
 def expected_sha256(weights: Path) -> str | None:
     """The SHA-256 the model card records for ``weights``, if it is a shipped model (top-down or street)."""
-    cards = {SHIPPED_MODEL.resolve(): MODEL_CARD, STREET_MODEL.resolve(): STREET_MODEL_CARD}
-    card_path = cards.get(weights.resolve())
+    card_path = card_of(weights)
     if card_path is None or not card_path.is_file():
         return None
     try:
@@ -118,9 +123,9 @@ def verify_weights(weights: Path) -> None:
         raise ModelLoadError(f"{weights}: model file not found (set {MODEL_ENV_VAR} or restore model/best.pt)")
     expected = expected_sha256(weights)
     if expected is not None and file_sha256(weights) != expected:
-        raise ModelLoadError(
-            f"{weights}: SHA-256 does not match model/card.json; the shipped model was changed or damaged"
-        )
+        card = card_of(weights)
+        card_name = card.relative_to(PROJECT_ROOT) if card and card.is_relative_to(PROJECT_ROOT) else card
+        raise ModelLoadError(f"{weights}: SHA-256 does not match {card_name}; the shipped model was changed or damaged")
 
 
 def load_yolo(weights: Path | str) -> YOLO:
