@@ -337,11 +337,13 @@ def shipping_form(candidate: Path, cache: Path | None) -> Path:
 
 def candidate_training_set(candidate: Path) -> Path | None:
     """The data.yaml the candidate's checkpoint says it was trained on (Ultralytics' ``train_args``), or None."""
+    import pickle
+
     import torch
 
     try:
         checkpoint = torch.load(candidate, map_location="cpu", weights_only=False)  # the operator's own candidate
-    except Exception:  # noqa: BLE001 - the gate has loaded it already; a record it lacks is not an error
+    except (OSError, RuntimeError, EOFError, ValueError, pickle.UnpicklingError):  # the gate loaded it; not fatal
         return None
     data = (checkpoint.get("train_args") or {}).get("data") if isinstance(checkpoint, dict) else None
     return Path(str(data)) if data else None
