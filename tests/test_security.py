@@ -148,15 +148,20 @@ def test_no_page_offers_a_model_upload_or_a_model_path(page: str, radios: dict[s
 # --- the shipped model's hash, checked before unpickling ---------------------------------------------------
 
 
+def tampered_copy(model: Path, target: Path) -> Path:
+    """``model`` copied to ``target`` with one extra byte: same weights, another hash."""
+    target.parent.mkdir(parents=True)
+    shutil.copy2(model, target)
+    with target.open("ab") as handle:
+        handle.write(b"\0")
+    assert file_sha256(target) != file_sha256(model)
+    return target
+
+
 @pytest.fixture
 def tampered_shipped_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A copy of model/best.pt with one extra byte, installed as the shipped model (the real card stays)."""
-    tampered = tmp_path / "model" / "best.pt"
-    tampered.parent.mkdir()
-    shutil.copy2(SHIPPED_MODEL, tampered)
-    with tampered.open("ab") as handle:
-        handle.write(b"\0")
-    assert file_sha256(tampered) != file_sha256(SHIPPED_MODEL)
+    tampered = tampered_copy(SHIPPED_MODEL, tmp_path / "model" / "best.pt")
     monkeypatch.delenv("CRACKSEG_MODEL", raising=False)
     monkeypatch.setattr(model_loading, "SHIPPED_MODEL", tampered)
     return tampered
@@ -195,11 +200,7 @@ def test_a_tampered_street_model_names_the_street_card(tmp_path: Path, monkeypat
     """The street model is checked against its own card, and the message says which card."""
     from crackseg.core.locations import STREET_MODEL
 
-    tampered = tmp_path / "street" / "best.pt"
-    tampered.parent.mkdir()
-    shutil.copy2(STREET_MODEL, tampered)
-    with tampered.open("ab") as handle:
-        handle.write(b"\0")
+    tampered = tampered_copy(STREET_MODEL, tmp_path / "street" / "best.pt")
     monkeypatch.setattr(model_loading, "STREET_MODEL", tampered)
     with pytest.raises(ModelLoadError) as caught:
         model_loading.verify_weights(tampered)
