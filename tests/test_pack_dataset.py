@@ -37,6 +37,7 @@ def _unpack(parts: list[Path], into: Path) -> None:
     [
         ("wide image shrunk by its long side", (50, 100), 40, (20, 40)),
         ("tall image shrunk by its long side", (90, 30), 45, (45, 15)),
+        ("odd sides rounded up as Ultralytics does", (100, 333), 64, (20, 64)),
         ("image no larger than imgsz kept", (30, 40), 64, (30, 40)),
     ],
 )

@@ -57,16 +57,19 @@ class PackedFile:
 
 
 def resize_for_training(bgr: np.ndarray, imgsz: int) -> np.ndarray:
-    """The image with its long side at ``imgsz`` px, bilinear as Ultralytics' augmenting loader resizes.
+    """The image with its long side at ``imgsz`` px, exactly as Ultralytics' augmenting loader resizes it.
 
-    ``bgr`` is (H, W, 3) uint8; an image already no larger than ``imgsz`` is returned unchanged, since
-    Ultralytics enlarges small images itself and would do so from the original.
+    ``bgr`` is (H, W, 3) uint8. Ultralytics' ``load_image`` rounds each side up (``ceil``, capped at
+    ``imgsz``) and interpolates bilinearly while augmenting, unlike ``crackseg.export.overlays``'s
+    ``downscale_to_fit`` (rounded, area): the packed image must be the one training would have made.
+    An image already no larger than ``imgsz`` is returned unchanged, since Ultralytics enlarges small
+    images itself and would do so from the original.
     """
     height, width = bgr.shape[:2]
     ratio = imgsz / max(height, width)
     if ratio >= 1.0:
         return bgr
-    size_wh = (max(1, round(width * ratio)), max(1, round(height * ratio)))
+    size_wh = (min(math.ceil(width * ratio), imgsz), min(math.ceil(height * ratio), imgsz))
     return cv2.resize(bgr, size_wh, interpolation=cv2.INTER_LINEAR)
 
 
