@@ -108,6 +108,7 @@ def _run_script(script: str, *arguments: str, timeout: int = 240) -> subprocess.
         ("missing data.yaml", ["--data", "/nonexistent/data.yaml"], "data.yaml not found"),
         ("unreadable checkpoint", ["--weights", "{garbage}"], "not a readable Ultralytics checkpoint"),
         ("missing checkpoint", ["--weights", "/nonexistent/best.pt"], "model file not found"),
+        ("EMA decay of 1", ["--ema-decay", "1"], "--ema-decay must be in [0, 1)"),
     ],
 )
 def test_finetune_setup_errors_are_one_line(scenario: str, arguments: list, message: str, tmp_path: Path) -> None:
@@ -199,6 +200,56 @@ def test_one_epoch_finetune_produces_loadable_weights(tiny_finetune_run: Path) -
     rgb = load_image(SAMPLES / "images" / "1616.rf.c868709931a671796794fdbb95352c5a.jpg")
     prediction = segmenter.predict(rgb)
     assert prediction.masks.shape[1:] == rgb.shape[:2]
+
+
+def _float_weights(checkpoint: Path) -> dict:
+    """The floating-point tensors of a checkpoint's saved (EMA) weights, as float32."""
+    import torch
+
+    saved = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    state = (saved.get("ema") or saved["model"]).float().state_dict()
+    return {name: tensor for name, tensor in state.items() if tensor.dtype.is_floating_point}
+
+
+def _largest_change(start: dict, end: dict) -> float:
+    return max(float((end[name] - start[name]).abs().max()) for name in start)
+
+
+def test_fixed_ema_decay_keeps_the_saved_weights_at_the_start(
+    tiny_dataset: Path, tiny_finetune_run: Path, tmp_path: Path
+) -> None:
+    """With --ema-decay 0.9999 the saved weights move by 1e-4 of each step; with Ultralytics' ramp they are the
+    last step's. The decay is recorded in the run folder, and a resume reads it back."""
+    from train._common import recorded_ema_decay
+
+    result = _tiny_run("finetune.py", tiny_dataset, tmp_path, "ema", "--ema-decay", "0.9999", "--no-evaluate")
+    assert result.returncode == 0, result.stderr[-2000:]
+    start = _float_weights(REPO / "model" / "best.pt")
+    anchored = _largest_change(start, _float_weights(tmp_path / "ema" / "weights" / "last.pt"))
+    ramped = _largest_change(start, _float_weights(tiny_finetune_run / "weights" / "last.pt"))
+    assert anchored < 1e-4 < ramped
+    assert recorded_ema_decay(tmp_path / "ema") == 0.9999
+
+
+def test_fixed_ema_decay_averages_each_update_at_that_decay() -> None:
+    """The callback replaces the ramp of Ultralytics' own EMA: one update moves it (1 - d) of the way."""
+    from types import SimpleNamespace
+
+    import torch
+    from ultralytics import YOLO
+    from ultralytics.utils.torch_utils import ModelEMA
+
+    from train._common import with_fixed_ema_decay
+
+    network = torch.nn.Linear(2, 1)
+    torch.nn.init.constant_(network.weight, 1.0)
+    ema = ModelEMA(network)
+    model = with_fixed_ema_decay(YOLO(str(REPO / "model" / "best.pt")), 0.9)
+    for callback in model.callbacks["on_train_start"]:
+        callback(SimpleNamespace(ema=ema))
+    torch.nn.init.constant_(network.weight, 3.0)
+    ema.update(network)
+    assert torch.allclose(ema.ema.weight, torch.full((1, 2), 0.9 * 1.0 + 0.1 * 3.0))
 
 
 def test_promotion_refuses_a_worse_model(tiny_scratch_run: Path, tiny_dataset: Path, tmp_path: Path) -> None:
@@ -400,12 +451,14 @@ def test_a_better_model_whose_int8_passes_ships_the_int8_model_made_for_the_chec
     from crackseg.inference.int8_lookup import load_record, usable_int8_model
     from crackseg.inference.model_loading import file_sha256
     from crackseg.training.dataset_credits import DOMAIN_CREDITS
+    from train._common import record_ema_decay
 
     build = better_candidate_run.parent / "closeup-build"  # what the run trained on: a build's manifest
     build.mkdir()
     trained_on = {"crack_seg": 3, "deepcrack": 9}
     (build / "manifest.json").write_text(json.dumps({"splits": {"train": {"images": trained_on}}}))
     (better_candidate_run / "args.yaml").write_text(f"data: {build / 'data.yaml'}\nepochs: 1\n")
+    record_ema_decay(better_candidate_run, 0.995)  # what --ema-decay leaves in the run folder
     outcome = _promote(better_candidate_run, tiny_dataset, int8_incumbent, max_drop=1.0)
     assert outcome.promoted and outcome.int8.startswith("INT8 model installed (made before promotion)")
     weights = int8_incumbent / "best.pt"
@@ -418,6 +471,7 @@ def test_a_better_model_whose_int8_passes_ships_the_int8_model_made_for_the_chec
     credited = [credit["name"] for credit in card["licence"]["datasets"]]
     assert credited == [DOMAIN_CREDITS["crack_seg"]["name"], DOMAIN_CREDITS["deepcrack"]["name"]]
     assert card["stages"][-1]["args"]["data"] == str(build / "data.yaml")
+    assert card["stages"][-1]["args"]["ema_decay"] == 0.995
 
 
 def test_a_stage_records_the_data_and_the_settings_that_shape_the_masks() -> None:
@@ -427,7 +481,7 @@ def test_a_stage_records_the_data_and_the_settings_that_shape_the_masks() -> Non
     from train.promotion import stage_entry
 
     run_args = {"data": "/d/closeup/data.yaml", "epochs": 3, "mask_ratio": 1, "mosaic": 1.0, "copy_paste": 0.0}
-    run_args |= {"scale": 0.1}
+    run_args |= {"scale": 0.1, "ema_decay": 0.995}
     run_args |= {"lr0": 0.0001, "project": "/work/runs", "name": "x"}  # where it ran is not a training setting
     entry = stage_entry(
         "closeup-mr1",
@@ -439,6 +493,6 @@ def test_a_stage_records_the_data_and_the_settings_that_shape_the_masks() -> Non
         valid={},
         test={},
     )
-    settings = ("data", "epochs", "lr0", "mosaic", "copy_paste", "scale", "mask_ratio")
+    settings = ("data", "epochs", "lr0", "mosaic", "copy_paste", "scale", "mask_ratio", "ema_decay")
     assert entry["args"] == {k: run_args[k] for k in settings}
     assert entry["epochs_run"] == 3 and entry["wall_time_s"] == 31.5

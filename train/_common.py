@@ -8,6 +8,7 @@ differ only in where they start and in their learning-rate defaults.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -91,6 +92,14 @@ def add_common_arguments(parser: argparse.ArgumentParser, *, default_epochs: int
         help="learning rate the biases start the warm-up at (default: 0 with an Adam-family optimizer, whose "
         "steps do not shrink with the gradient, Ultralytics' 0.1 otherwise)",
     )
+    parser.add_argument(
+        "--ema-decay",
+        type=float,
+        default=None,
+        help="keep the saved weights' moving average at this fixed decay from the first step (e.g. 0.995) instead "
+        "of Ultralytics' ramp, which in a run of a few hundred steps leaves them equal to the last step's; "
+        "a resumed run keeps the run's value",
+    )
     parser.add_argument("--no-evaluate", action="store_true", help="skip evaluating the best weights afterwards")
     parser.add_argument(
         "--promote",
@@ -158,14 +167,19 @@ def run_ultralytics_training(model_source: Path, args: argparse.Namespace, stage
     name = args.name or f"{stage_defaults['stage']}-{time.strftime('%Y%m%d-%H%M%S')}"
     run_dir = (args.project / name).resolve()
     started = time.monotonic()
+    ema_decay = checked_ema_decay(getattr(args, "ema_decay", None))
     if args.resume:
         last = run_dir / "weights" / "last.pt"
         if not last.is_file():
             raise TrainingSetupError(f"{last}: nothing to resume (no last.pt)")
-        with_threads(YOLO(str(last)), args.threads).train(resume=True)
+        ema_decay = ema_decay if ema_decay is not None else recorded_ema_decay(run_dir)
+        model = with_fixed_ema_decay(with_threads(YOLO(str(last)), args.threads), ema_decay)
+        model.train(resume=True)
     else:
         overrides = ultralytics_overrides(args, stage_defaults, name)
-        with_threads(YOLO(str(model_source)), args.threads).train(**overrides)
+        if ema_decay is not None:
+            record_ema_decay(run_dir, ema_decay)
+        with_fixed_ema_decay(with_threads(YOLO(str(model_source)), args.threads), ema_decay).train(**overrides)
     wall_time_s = time.monotonic() - started
     record_wall_time(run_dir, wall_time_s)
     return TrainingRun(run_dir=run_dir, wall_time_s=wall_time_s)
@@ -248,6 +262,51 @@ def with_threads(model: Any, threads: int) -> Any:
     return model
 
 
+EMA_DECAY_FILE = "ema_decay.json"
+"""Where a run's fixed EMA decay is kept (Ultralytics' ``args.yaml`` has no field for it), for resumes and the card."""
+
+
+def checked_ema_decay(decay: float | None) -> float | None:
+    """``--ema-decay`` must lie in [0, 1): 1 would freeze the saved weights at the start."""
+    if decay is not None and not 0.0 <= decay < 1.0:
+        raise TrainingSetupError(f"--ema-decay must be in [0, 1), got {decay}")
+    return decay
+
+
+def record_ema_decay(run_dir: Path, decay: float) -> None:
+    """Write the run's fixed EMA decay into its folder (read back on resume and by the promotion's card)."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / EMA_DECAY_FILE).write_text(json.dumps({"ema_decay": decay}), encoding="utf-8")
+
+
+def recorded_ema_decay(run_dir: Path) -> float | None:
+    """The fixed EMA decay a run was started with, or None (Ultralytics' ramp, or an unreadable file)."""
+    try:
+        return float(json.loads((run_dir / EMA_DECAY_FILE).read_text(encoding="utf-8"))["ema_decay"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def with_fixed_ema_decay(model: Any, decay: float | None) -> Any:
+    """Make the trainer's weight average use one fixed decay from its first update (``decay`` None: unchanged).
+
+    Ultralytics' EMA decay ramps as ``0.9999 * (1 - exp(-updates / 2000))``: after the ~100 optimizer
+    steps of a CPU fine-tune epoch it is about 0.05, so the saved weights are the last step's and carry
+    that step's noise. A fixed decay d from the start keeps the average anchored at the starting weights
+    (their share after n steps is d ** n) and smooths over the whole trajectory, an averaging the
+    interpolation with the shipped model (``average_weights.py``) could only do with the endpoint. The
+    callback runs at ``on_train_start``, after Ultralytics has built (or, on resume, reloaded) the EMA.
+    """
+    if decay is None:
+        return model
+
+    def fix_decay(trainer: Any) -> None:
+        trainer.ema.decay = lambda updates: decay
+
+    model.add_callback("on_train_start", fix_decay)
+    return model
+
+
 def main_guard(main_body) -> int:  # type: ignore[no-untyped-def]
     """Run a script body; setup errors become one line on stderr and exit code 2."""
     try:
@@ -265,5 +324,8 @@ __all__ = [
     "check_checkpoint",
     "check_data_yaml",
     "main_guard",
+    "record_ema_decay",
+    "recorded_ema_decay",
     "run_ultralytics_training",
+    "with_fixed_ema_decay",
 ]

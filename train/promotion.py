@@ -62,7 +62,7 @@ from crackseg.training.int8_promotion import Int8Check, Int8Settings, check_cand
 from crackseg.training.model_card import HISTORY_CSV, STORED_EVALUATION_DIR, load_card, save_card  # noqa: E402
 from crackseg.training.runs import read_args_yaml, read_results_csv  # noqa: E402
 from crackseg.training.wall_time import recorded_wall_time  # noqa: E402
-from train._common import TrainingRun, add_int8_arguments  # noqa: E402
+from train._common import TrainingRun, add_int8_arguments, recorded_ema_decay  # noqa: E402
 
 
 @dataclass
@@ -360,6 +360,9 @@ def install_model(
     stage_name = f"{stage}-{len(stages) + 1}"
     run_history = read_results_csv(run_dir / "results.csv")
     run_args = read_args_yaml(run_dir / "args.yaml") if (run_dir / "args.yaml").is_file() else {}
+    ema_decay = recorded_ema_decay(run_dir)
+    if ema_decay is not None:
+        run_args = {**run_args, "ema_decay": ema_decay}
     append_history(history_path, run_history, stage_name)
     start_sha = file_sha256(start_weights) if start_weights.suffix == ".pt" and start_weights.is_file() else None
     stages.append(
@@ -441,6 +444,7 @@ def stage_entry(
         "copy_paste",
         "scale",
         "mask_ratio",
+        "ema_decay",
         "device",
         "seed",
     )
