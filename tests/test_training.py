@@ -219,7 +219,7 @@ def test_fixed_ema_decay_keeps_the_saved_weights_at_the_start(
     tiny_dataset: Path, tiny_finetune_run: Path, tmp_path: Path
 ) -> None:
     """With --ema-decay 0.9999 the saved weights move by 1e-4 of each step; with Ultralytics' ramp they are the
-    last step's. The decay is recorded in the run folder, and a resume reads it back."""
+    last step's. The decay is recorded in the run folder (where a resume and the card read it)."""
     from train._common import recorded_ema_decay
 
     result = _tiny_run("finetune.py", tiny_dataset, tmp_path, "ema", "--ema-decay", "0.9999", "--no-evaluate")

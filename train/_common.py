@@ -167,7 +167,7 @@ def run_ultralytics_training(model_source: Path, args: argparse.Namespace, stage
     name = args.name or f"{stage_defaults['stage']}-{time.strftime('%Y%m%d-%H%M%S')}"
     run_dir = (args.project / name).resolve()
     started = time.monotonic()
-    ema_decay = checked_ema_decay(getattr(args, "ema_decay", None))
+    ema_decay = checked_ema_decay(args.ema_decay)
     if args.resume:
         last = run_dir / "weights" / "last.pt"
         if not last.is_file():
