@@ -30,6 +30,7 @@ from crackseg.geometry.camera import CameraProfile
 from crackseg.inference.model_loading import view_conf
 from crackseg.inference.segmenter import InferenceSettings, Segmenter
 from crackseg.io.allowed_paths import DATA_DIRS_ENV_VAR
+from crackseg.metrics.bootstrap import Interval
 from crackseg.metrics.boxes import DEFAULT_MIN_COVERAGE
 from crackseg.pipeline.street import street_predict
 from crackseg.training.model_card import STORED_EVALUATION_DIR, domain_table, load_card
@@ -273,6 +274,20 @@ def _header(report: EvaluationReport) -> None:
     columns[2].metric(f"Tolerance F1 (≤ {report.tolerance['tolerance_px']} px)", f"{report.tolerance['f1']:.3f}")
     columns[3].metric("ODS F1", f"{report.ods:.3f}", help=f"best dataset F1, at conf {report.sweep['ods_threshold']}")
     columns[4].metric("Instance F1", f"{report.instance['f1']:.3f}")
+    intervals = report.intervals()
+    if intervals:
+        st.caption(interval_caption(intervals))
+
+
+def interval_caption(intervals: dict[str, Interval]) -> str:
+    """How far each F1 could move on another draw of as many images: its bootstrap interval, in one line."""
+    labels = {"pixel_f1": "pixel F1", "tolerance_f1": "tolerance F1", "cell_f1": "cell F1"}
+    first = next(iter(intervals.values()))
+    parts = [f"{labels.get(name, name)} {value.low:.3f} – {value.high:.3f}" for name, value in intervals.items()]
+    return (
+        f"How sure: {first.confidence:.0%} intervals over these {first.images} images "
+        f"(bootstrap, {first.resamples:,} resamples): " + " · ".join(parts)
+    )
 
 
 def _confusion_and_metrics(report: EvaluationReport) -> None:

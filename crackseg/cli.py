@@ -585,6 +585,11 @@ def _print_summary(summary: dict[str, Any]) -> None:
             )
     if "cell_best_conf" in summary:
         print(f"best cell F1 {summary['cell_best_f1']:.3f} at conf {summary['cell_best_conf']:.2f}")
+    for name, interval in summary.get("intervals", {}).items():
+        print(
+            f"{name:<14} {interval['value']:.3f}, {interval['confidence']:.0%} interval over the images "
+            f"{interval['low']:.3f} .. {interval['high']:.3f}"
+        )
     for key in ("box_map50", "box_map50_95", "mask_map50", "mask_map50_95"):
         if key in summary:
             print(f"{key:<14} {summary[key]:.4f}")

@@ -101,6 +101,13 @@ def test_a_new_evaluation_of_the_samples_shows_the_matrices_crackseg_computes(
         == samples_report.per_image.sort_values("image")["tp_px"].tolist()
     )
     assert len(at.get("image")) == 4  # the worst-case gallery, drawn from the local samples
+    # how sure: each F1's bootstrap interval over the 8 images, as crackseg computes it
+    intervals = samples_report.intervals()
+    caption = next(caption.value for caption in at.caption if caption.value.startswith("How sure"))
+    assert "over these 8 images" in caption
+    for name, label in (("pixel_f1", "pixel F1"), ("tolerance_f1", "tolerance F1"), ("cell_f1", "cell F1")):
+        assert f"{label} {intervals[name].low:.3f} – {intervals[name].high:.3f}" in caption
+    assert intervals["pixel_f1"].low < samples_report.pixel["f1"] < intervals["pixel_f1"].high
 
 
 def test_the_normalized_view_divides_each_row_by_its_total(page: AppTest, samples_report: EvaluationReport) -> None:

@@ -147,3 +147,27 @@ def test_a_report_without_a_pixel_sweep_cannot_choose(top_down_reports) -> None:
 def test_the_pixel_sweep_survives_the_stored_report(top_down_reports, tmp_path: Path) -> None:
     crack_seg, _, _ = top_down_reports
     assert EvaluationReport.load(crack_seg.save(tmp_path / "stored")).pixel_sweep == crack_seg.pixel_sweep
+
+
+def test_the_promotion_log_lists_each_gain_with_its_interval_beside_the_verdict() -> None:
+    from crackseg.metrics.bootstrap import paired_f1_difference
+    from train.promotion import PromotionOutcome
+
+    incumbent = np.array([[5, 8, 5, 9]] * 30 + [[1, 4, 1, 6]] * 30)
+    candidate = np.array([[6, 8, 6, 9]] * 30 + [[1, 4, 1, 6]] * 30)
+    gain = paired_f1_difference(candidate, incumbent)
+    summary = {"pixel": {"f1": 0.7, "iou": 0.5}, "mask_map50": 0.6, "mask_map50_95": 0.2}
+    outcome = PromotionOutcome(
+        candidate=summary,
+        shipped=summary,
+        candidate_test=summary,
+        better=False,
+        promoted=False,
+        reasons=["crack_seg_mask_map50: 0.6000 is more than 0.01 below the shipped 0.6200"],
+        gains={"crack_seg_pixel_f1": gain},
+    )
+    lines = outcome.summary().splitlines()
+    assert "paired bootstrap" in lines[-4] and "not gated" in lines[-4]
+    assert lines[-3] == f"  crack_seg_pixel_f1   {gain.describe()}"
+    assert lines[-2] == "not better: kept the shipped model" and lines[-1].startswith("crack_seg_mask_map50")
+    assert gain.low > 0  # one more crack pixel found on half the photos, nothing lost on the others

@@ -19,6 +19,7 @@ from crackseg.datasets.labelled import LabelledImage, YoloDataset, iter_items, m
 from crackseg.evaluation.run import EvaluationReport, evaluate, evaluate_yolo_split, ultralytics_map
 from crackseg.inference.prediction import CrackPrediction
 from crackseg.inference.segmenter import InferenceSettings, Segmenter
+from crackseg.metrics.bootstrap import f1_of_counts
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES_YAML = REPO / "samples" / "data.yaml"
@@ -107,6 +108,19 @@ def test_evaluation_of_hand_drawn_masks_gives_the_hand_computed_scores(tmp_path:
     assert (report.cells["tp"], report.cells["fp"], report.cells["fn"]) == (1, 0, 1)
     assert report.cells["f1"] == pytest.approx(2 / 3) and report.region_cells == {}
     assert report.cell_sweep["best_f1"] == pytest.approx(2 / 3) and report.cell_sweep["best_threshold"] == 0.05
+    # each photo's own counts, for resampling: a's tolerance counts 30/30 and 20/20, b's 0/0 and 0/5; cells 1-0-0, 0-0-1
+    np.testing.assert_array_equal(report.image_counts("tolerance"), [[30, 30, 20, 20], [0, 0, 0, 5]])
+    np.testing.assert_array_equal(report.image_counts("pixel"), [[20, 30, 20, 20], [0, 0, 0, 5]])
+    np.testing.assert_array_equal(report.image_counts("cells"), [[1, 1, 1, 1], [0, 0, 0, 1]])
+    np.testing.assert_array_equal(report.sweep_counts_at("tolerance", 0.9), [[30, 30, 20, 20], [0, 0, 0, 5]])
+    np.testing.assert_array_equal(report.sweep_counts_at("tolerance", 0.95), [[0, 0, 0, 20], [0, 0, 0, 5]])
+    assert report.sweep_counts_at("cells", 0.33) is None  # not a swept threshold
+    intervals = report.intervals(resamples=2000)
+    # two photos: a resample is aa, ab or bb; cell F1 1, 2/3 and 0
+    assert intervals["cell_f1"].value == pytest.approx(2 / 3)
+    assert (intervals["cell_f1"].low, intervals["cell_f1"].high) == (0.0, 1.0)
+    assert intervals["tolerance_f1"].value == pytest.approx(report.tolerance["f1"])
+    assert report.summary()["intervals"]["pixel_f1"]["value"] == pytest.approx(round(40 / 55, 4))
 
 
 def test_region_masks_limit_the_cell_scores(tmp_path: Path) -> None:
@@ -199,6 +213,21 @@ def test_report_numbers_are_consistent(sample_report: EvaluationReport, sample_i
     assert instance["tp"] + instance["fn"] == truth_instance_count(sample_items) == per_image["true_cracks"].sum()
     assert instance["tp"] + instance["fp"] == per_image["pred_cracks"].sum()
     np.testing.assert_array_equal(report.pixel_confusion(), [[pixel["tn"], pixel["fp"]], [pixel["fn"], pixel["tp"]]])
+    # the per-image tolerance and cell counts add up to the report's
+    tolerance = report.image_counts("tolerance").sum(axis=0)
+    assert tuple(tolerance) == tuple(report.tolerance[key] for key in _TOLERANCE_KEYS)
+    cells = report.image_counts("cells").sum(axis=0)
+    assert (cells[0], cells[1] - cells[0], cells[3] - cells[0]) == tuple(
+        report.cells[key] for key in ("tp", "fp", "fn")
+    )
+    # and each sweep's per-image counts add up to the sweep's scores at every threshold
+    for level, sweep in (("tolerance", report.sweep), ("pixel", report.pixel_sweep), ("cells", report.cell_sweep)):
+        summed = report.sweep_image_counts[level].sum(axis=0)
+        assert summed.shape == (len(sweep["thresholds"]), 4)
+        np.testing.assert_allclose(f1_of_counts(summed), sweep["f1"])
+
+
+_TOLERANCE_KEYS = ("matched_pred", "total_pred", "matched_truth", "total_truth")
 
 
 def test_ods_is_the_best_threshold_of_the_sweep(sample_report: EvaluationReport) -> None:
@@ -229,11 +258,29 @@ def test_save_and_load_round_trip(sample_report: EvaluationReport, tmp_path: Pat
     assert loaded.sweep == json.loads(json.dumps(sample_report.sweep))
     assert loaded.model == sample_report.model and loaded.settings == sample_report.settings
     pd.testing.assert_frame_equal(loaded.per_image, sample_report.per_image, check_dtype=False)
+    assert set(loaded.sweep_image_counts) == {"tolerance", "pixel", "cells"}
+    for level, counts in sample_report.sweep_image_counts.items():
+        np.testing.assert_array_equal(loaded.sweep_image_counts[level], counts)
+    assert loaded.summary()["intervals"] == sample_report.summary()["intervals"]
+
+
+def test_a_report_saved_before_per_image_counts_loads_without_intervals(
+    sample_report: EvaluationReport, tmp_path: Path
+) -> None:
+    folder = sample_report.save(tmp_path / "report")
+    (folder / "sweep_counts.npz").unlink()
+    per_image = pd.read_csv(folder / "per_image.csv")
+    per_image[["image", "pred_cracks", "true_cracks", "tp_px", "fp_px", "fn_px"]].to_csv(
+        folder / "per_image.csv", index=False
+    )
+    loaded = EvaluationReport.load(folder)
+    assert loaded.sweep_image_counts == {} and loaded.sweep_counts_at("cells", 0.25) is None
+    assert loaded.image_counts("tolerance") is None and set(loaded.intervals()) == {"pixel_f1"}
 
 
 @pytest.mark.parametrize(
     "damage",
-    ["no folder", "no json", "no csv", "bad json", "json list", "missing key", "bad csv"],
+    ["no folder", "no json", "no csv", "bad json", "json list", "missing key", "bad csv", "bad npz", "npz shape"],
 )
 def test_damaged_report_folder_is_a_crackseg_error(
     sample_report: EvaluationReport, tmp_path: Path, damage: str
@@ -256,6 +303,10 @@ def test_damaged_report_folder_is_a_crackseg_error(
         report_json.write_text(json.dumps(payload))
     elif damage == "bad csv":
         per_image_csv.write_bytes(b"")
+    elif damage == "bad npz":
+        (folder / "sweep_counts.npz").write_bytes(b"PK\x03\x04 not a zip archive")
+    elif damage == "npz shape":
+        np.savez(folder / "sweep_counts.npz", cells=np.zeros((2, 3), dtype=np.int64))
     with pytest.raises(CrackSegError) as caught:
         EvaluationReport.load(folder)
     assert str(caught.value).startswith(str(folder)) and "\n" not in str(caught.value)

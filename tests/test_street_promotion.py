@@ -132,10 +132,16 @@ def reports_with(exact_f1: dict[float, float], swept_f1: dict[float, float], req
             f1 = [swept_f1.get(conf, 0.0) for conf in grid]
             best = max(range(len(grid)), key=lambda index: f1[index])
             sweep = {"thresholds": grid, "f1": f1, "precision": f1, "recall": f1}
-            return SimpleNamespace(images=223, cell_sweep=sweep | {"best_f1": f1[best], "best_threshold": grid[best]})
+            return SimpleNamespace(
+                images=223,
+                cell_sweep=sweep | {"best_f1": f1[best], "best_threshold": grid[best]},
+                sweep_counts_at=lambda level, conf: None,
+            )
         value = exact_f1[at_conf]
         return SimpleNamespace(
-            images=223, cell_sweep={"thresholds": [at_conf], "f1": [value], "precision": [value], "recall": [value]}
+            images=223,
+            cell_sweep={"thresholds": [at_conf], "f1": [value], "precision": [value], "recall": [value]},
+            sweep_counts_at=lambda level, conf: None,
         )
 
     return street_report
@@ -237,3 +243,40 @@ def test_a_candidate_gated_at_another_input_size_is_scored_and_recorded_at_it(
     promote_street.rechoose_street_conf(DEFAULT_PROFILE, Path("root"), "torch", None)
     assert [call[-1] for call in calls] == [512, 512]
     assert json.loads((installed.parent / "card.json").read_text(encoding="utf-8"))["views"]["street"]["imgsz"] == 512
+
+
+def test_the_gain_gets_a_paired_interval_from_each_models_run_at_its_conf(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Per-frame lane cell counts of each exact run: the candidate finds one more cracked cell on each of 40 frames.
+
+    The interval's difference is the gate's gain, and it lies above 0 on every resample. A side whose report
+    kept no per-frame counts (stored before they were) gets no interval.
+    """
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from crackseg.metrics.bootstrap import f1_of_counts
+
+    found = np.arange(40) % 7 + 2
+    rows = {  # (tp, tp + fp, tp, tp + fn) per frame; 12 cracked cells a frame, 3 false ones
+        "old.pt": np.stack([found, found + 3, found, np.full(40, 12)], axis=1),
+        "new.pt": np.stack([found + 1, found + 4, found + 1, np.full(40, 12)], axis=1),
+    }
+
+    def street_report(weights, profile, root, split, backend, cache, at_conf=None, imgsz=416):  # noqa: ANN001, ANN202
+        counts = rows.get(Path(weights).name)
+        value = float(f1_of_counts(counts.sum(axis=0))) if counts is not None else 0.7
+        sweep = {"thresholds": [at_conf], "f1": [value], "precision": [value], "recall": [value]}
+        return SimpleNamespace(images=40, cell_sweep=sweep, sweep_counts_at=lambda level, conf: counts)
+
+    monkeypatch.setattr(promote_street, "street_report", street_report)
+    monkeypatch.setattr(promote_street, "_LANE_CELL_COUNTS", {})
+    old = promote_street.street_scores(Path("old.pt"), DEFAULT_PROFILE, Path("root"), "val", 0.07, "torch")
+    new = promote_street.street_scores(Path("new.pt"), DEFAULT_PROFILE, Path("root"), "val", 0.06, "torch")
+    interval = promote_street.gain_interval((Path("old.pt"), old, 416), (Path("new.pt"), new, 416), "torch")
+    assert interval is not None
+    assert interval.difference == pytest.approx(new["lane_cell_f1"] - old["lane_cell_f1"], abs=1e-4)
+    assert 0 < interval.low < interval.difference < interval.high and interval.share_above_zero == 1.0
+    assert promote_street.gain_interval((Path("old.pt"), old, 512), (Path("new.pt"), new, 416), "torch") is None
+    stored = promote_street.street_scores(Path("stored.pt"), DEFAULT_PROFILE, Path("root"), "val", 0.07, "torch")
+    assert promote_street.gain_interval((Path("stored.pt"), stored, 416), (Path("new.pt"), new, 416), "torch") is None

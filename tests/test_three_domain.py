@@ -290,6 +290,67 @@ def test_the_domain_evaluation_chooses_the_top_down_conf_on_val_and_keeps_it_for
     assert test.deepcrack.images == 3 and segmenter.validations == ["val", "test"]  # test chose nothing
 
 
+def test_paired_gains_put_an_interval_on_each_gate_metrics_difference(
+    sources: ThreeDomainSources, tmp_path: Path
+) -> None:
+    """A model that finds the true cracks against one that finds only a false band: every F1 gain is positive.
+
+    Each gain equals the difference of the two models' gate scores (each at its own chosen conf), and the
+    model against itself gains exactly nothing on any resample.
+    """
+    from crackseg.core.errors import DatasetError
+    from crackseg.datasets.labelled import mask_folder_items
+    from crackseg.datasets.survey_vehicle import survey_items
+    from crackseg.training.domains import MEAN_F1_GAIN, PAIRED_GAIN_METRICS, evaluate_domains, paired_gains
+    from train.promotion import domains_of
+
+    sets = domains_of(build_three_domain(sources, tmp_path / "combined"))
+    items = [
+        *YoloDataset.from_yaml(sets.crack_seg_yaml).items("val"),
+        *mask_folder_items(sets.deepcrack_val / "images", sets.deepcrack_val / "masks"),
+        *survey_items(sets.survey_root, "val"),
+    ]
+    finder, band_only = UnsureTruthSegmenter(items), UnsureTruthSegmenter([])
+    candidate, shipped = evaluate_domains(finder, sets, "val"), evaluate_domains(band_only, sets, "val")
+    gains = paired_gains(candidate, shipped, resamples=500)
+    new, old = candidate.scores(), shipped.scores()
+    assert set(gains) == {*PAIRED_GAIN_METRICS, MEAN_F1_GAIN}
+    for metric in PAIRED_GAIN_METRICS:
+        assert gains[metric].difference == pytest.approx(new[metric] - old[metric])
+        assert gains[metric].difference > 0.5 and gains[metric].low <= gains[metric].difference <= gains[metric].high
+    assert gains[MEAN_F1_GAIN].difference == pytest.approx(
+        sum(new[metric] - old[metric] for metric in PAIRED_GAIN_METRICS) / len(PAIRED_GAIN_METRICS)
+    )
+    itself = paired_gains(candidate, candidate, resamples=200)
+    assert all((gain.low, gain.difference, gain.high) == (0.0, 0.0, 0.0) for gain in itself.values())
+    candidate.survey.per_image = candidate.survey.per_image.iloc[::-1]  # another order: not paired
+    with pytest.raises(DatasetError, match="same photos"):
+        paired_gains(candidate, shipped)
+
+
+def test_several_models_are_compared_with_the_first_by_paired_intervals(
+    sources: ThreeDomainSources, tmp_path: Path, capsys
+) -> None:
+    """``train/evaluate_domains.py A B``: B's val F1 gains over A, each the difference of their printed scores."""
+    from crackseg.core.locations import SHIPPED_MODEL, STREET_MODEL
+    from crackseg.training.domains import MEAN_F1_GAIN, PAIRED_GAIN_METRICS
+    from train.evaluate_domains import main
+
+    build = build_three_domain(sources, tmp_path / "combined")
+    out = tmp_path / "scores.json"
+    argv = [str(SHIPPED_MODEL), str(STREET_MODEL), "--three-domain", str(build.parent), "--splits", "val"]
+    assert main([*argv, "--out", str(out)]) == 0
+    results = json.loads(out.read_text(encoding="utf-8"))
+    first, second = results[str(SHIPPED_MODEL)], results[str(STREET_MODEL)]
+    assert "val_gains_over_first" not in first
+    gains = second["val_gains_over_first"]
+    assert set(gains) == {*PAIRED_GAIN_METRICS, MEAN_F1_GAIN}
+    for metric in PAIRED_GAIN_METRICS:
+        assert gains[metric]["difference"] == pytest.approx(second["val"][metric] - first["val"][metric], abs=1e-4)
+        assert gains[metric]["low"] <= gains[metric]["difference"] <= gains[metric]["high"]
+    assert "paired bootstrap over the photos" in capsys.readouterr().out
+
+
 def test_test_is_never_scored_without_val_choosing_the_thresholds(tmp_path: Path, capsys) -> None:
     from train.evaluate_domains import main
 

@@ -3,6 +3,9 @@
 Each view's conf is chosen on validation data (the street view's on the survey val
 frames, the top-down view's on crack-seg valid and DeepCrack val) and then applied to
 test, so test is only evaluated after val. Prints one row per weights file and split and writes the scores as JSON.
+With several weights files, each after the first also gets its val F1 gains over the first with paired
+bootstrap intervals over the val photos (``training.domains.paired_gains``), printed and written as
+``val_gains_over_first``.
 
 Example (the shipped model and a candidate, figures for the model issue's table):
 
@@ -16,6 +19,7 @@ import argparse
 import dataclasses
 import sys
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as `python train/x.py`
 
@@ -24,7 +28,14 @@ from crackseg.core.json_values import dumps  # noqa: E402
 from crackseg.core.locations import MODEL_CARD  # noqa: E402
 from crackseg.inference.model_loading import file_sha256  # noqa: E402
 from crackseg.inference.segmenter import Segmenter  # noqa: E402
-from crackseg.training.domains import DomainSets, evaluate_domains, scores_table, view_defaults  # noqa: E402
+from crackseg.training.domains import (  # noqa: E402
+    DomainEvaluation,
+    DomainSets,
+    evaluate_domains,
+    paired_gains,
+    scores_table,
+    view_defaults,
+)
 from crackseg.training.model_card import load_card, save_card  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets"
@@ -55,7 +66,9 @@ def main(argv: list[str] | None = None) -> int:
     splits = [split for split in ("val", "test") if split in args.splits]
     try:
         sets = DomainSets.from_build(args.three_domain)
-        results: dict[str, dict[str, dict[str, float]]] = {}
+        results: dict[str, dict[str, dict[str, Any]]] = {}
+        first_val: DomainEvaluation | None = None
+        gain_lines: list[str] = []
         for weights in args.weights:
             segmenter = Segmenter(weights, backend=args.backend)
             street_conf = top_down_conf = None
@@ -70,14 +83,26 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 street_conf, top_down_conf = evaluation.street_conf, evaluation.top_down_conf  # val's, for test
                 results.setdefault(str(weights), {})[split] = evaluation.scores()
+                if split == "val" and first_val is None:
+                    first_val = evaluation
+                elif split == "val":
+                    gains = paired_gains(evaluation, first_val)
+                    results[str(weights)]["val_gains_over_first"] = {k: v.to_dict() for k, v in gains.items()}
+                    gain_lines.append(f"{weights} against {args.weights[0]} on val (paired bootstrap over the photos):")
+                    gain_lines += [f"  {name:<22} {gain.describe()}" for name, gain in gains.items()]
     except (CrackSegError, OSError, KeyError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     rows = {
-        f"{weights} [{split}]": scores for weights, by_split in results.items() for split, scores in by_split.items()
+        f"{weights} [{split}]": scores
+        for weights, by_split in results.items()
+        for split, scores in by_split.items()
+        if split in ("val", "test")
     }
     for row in scores_table(rows):
         print("  ".join(f"{key}={value}" for key, value in row.items()))
+    for line in gain_lines:
+        print(line)
     if args.out is not None:
         args.out.write_text(dumps(results), encoding="utf-8")
     if args.record_card:
@@ -85,14 +110,14 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def record_in_card(weights: list[Path], results: dict[str, dict[str, dict[str, float]]], sets: DomainSets) -> int:
+def record_in_card(weights: list[Path], results: dict[str, dict[str, dict[str, Any]]], sets: DomainSets) -> int:
     """Store the card's model's scores on every domain (exit 2 if none of ``weights`` is that model)."""
     card = load_card()
     for path in weights:
         if file_sha256(path) == card.get("weights", {}).get("sha256"):
             card["domains"] = (
                 card.get("domains", {})
-                | results[str(path)]
+                | {split: scores for split, scores in results[str(path)].items() if split in ("val", "test")}
                 | {
                     "sets": {key: str(value) for key, value in dataclasses.asdict(sets).items()},
                     "measured_by": "python train/evaluate_domains.py model/best.pt --three-domain DIR --record-card",

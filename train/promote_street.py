@@ -15,7 +15,9 @@ model on the street data (gated within 0.01 mask mAP50 of FP32). That mask mAP50
 crops says little about the street view, so the INT8 model is then also checked the
 way the gate scores: its lane cell F1 on the val frames through the street pipeline at
 the chosen conf must be within ``INT8_MAX_DROP`` of the FP32 model's, or it is removed
-and ``auto`` runs the FP32 OpenVINO export. ``--check-int8`` runs that check alone on
+and ``auto`` runs the FP32 OpenVINO export. The gain is also given a paired bootstrap
+interval over the val frames (``metrics.bootstrap``), reported beside the rule and
+recorded on the card, not part of it. ``--check-int8`` runs that check alone on
 the installed street model. ``--rechoose-conf`` chooses the installed model's conf again on val
 (after the grid of confs changed), scores test there and updates the card, then rebuilds (with
 ``--data``) and checks the INT8 model at the new conf.
@@ -34,6 +36,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as `python train/x.py`
 
 from crackseg.core.errors import CrackSegError  # noqa: E402
@@ -44,6 +48,7 @@ from crackseg.evaluation.run import EvaluationReport, evaluate  # noqa: E402
 from crackseg.geometry.camera import CameraProfile, load_profile  # noqa: E402
 from crackseg.inference.model_loading import DEFAULT_IMGSZ, default_model_path, file_sha256, view_imgsz  # noqa: E402
 from crackseg.inference.segmenter import InferenceSettings, Segmenter  # noqa: E402
+from crackseg.metrics.bootstrap import PairedDifference, paired_f1_difference  # noqa: E402
 from crackseg.metrics.sweep import DEFAULT_THRESHOLDS  # noqa: E402
 from crackseg.pipeline.street import StreetSegmenter  # noqa: E402
 from crackseg.training.dataset_credits import licence_with_training_set  # noqa: E402
@@ -61,6 +66,9 @@ MIN_GAIN = 0.01
 STREET_CONFS = tuple(sorted({float(value) for value in DEFAULT_THRESHOLDS} | {0.06, 0.07, 0.08, 0.09}))
 SWEEP_VERSION = "fine"  # in the sweep reports' cache key: reports swept on another grid are not reused
 INT8_MAX_DROP = 0.01  # lane cell F1 the INT8 street model may lose against FP32 on val
+# Each exact run's per-frame lane cell counts, kept by ``_exact_scores`` for the gain's bootstrap interval, by
+# (weights, split, conf, backend, input size); filled in this process only.
+_LANE_CELL_COUNTS: dict[tuple[str, str, float, str, int], np.ndarray] = {}
 
 
 def street_report(
@@ -156,6 +164,9 @@ def _exact_scores(
     report = street_report(weights, profile, survey_root, split, backend, cache, at_conf=conf, imgsz=imgsz)
     cells = report.cell_sweep
     index = [round(float(value), 4) for value in cells["thresholds"]].index(round(conf, 4))
+    counts = report.sweep_counts_at("cells", conf)
+    if counts is not None:
+        _LANE_CELL_COUNTS[(str(weights), split, round(conf, 4), backend, imgsz)] = counts
     return {
         "split": split,
         "frames": report.images,
@@ -229,6 +240,14 @@ def main(argv: list[str] | None = None) -> int:
         passed = gain > args.min_gain
         scores["gate"] = {"val_lane_cell_f1_gain": round(gain, 4), "min_gain": args.min_gain, "passed": passed}
         print(f"gate: val lane cell F1 gain {gain:+.4f} (needs > {args.min_gain}): {'PASSED' if passed else 'refused'}")
+        interval = gain_interval(
+            (incumbent, scores["incumbent_scores"]["val"], view_imgsz("street")),
+            (gated, scores["candidate_scores"]["val"], args.imgsz),
+            args.backend,
+        )
+        if interval is not None:
+            scores["gate"]["val_lane_cell_f1_gain_paired_bootstrap"] = interval.to_dict()
+            print(f"  paired bootstrap over the val frames (reported, not gated): {interval.describe()}")
         if args.out is not None:
             args.out.write_text(dumps(scores), encoding="utf-8")
         if passed and args.promote:
@@ -242,6 +261,26 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 0
+
+
+def gain_interval(
+    incumbent: tuple[Path, dict[str, Any], int], candidate: tuple[Path, dict[str, Any], int], backend: str
+) -> PairedDifference | None:
+    """The candidate's val lane cell F1 gain with a paired bootstrap interval over the val frames.
+
+    Each side is ``(weights, its val scores, input size)``; the per-frame counts are those its exact run at
+    its chosen conf kept in this process (``_exact_scores``). ``None`` when a side has none (a report stored
+    before per-frame counts were kept).
+    """
+    sides = []
+    for weights, val, imgsz in (candidate, incumbent):
+        counts = _LANE_CELL_COUNTS.get((str(weights), "val", round(float(val["conf"]), 4), backend, imgsz))
+        if counts is None:
+            return None
+        sides.append(counts)
+    if sides[0].shape != sides[1].shape:
+        return None
+    return paired_f1_difference(sides[0], sides[1])
 
 
 def rechoose_street_conf(profile: CameraProfile, survey_root: Path, backend: str, cache: Path | None) -> str:

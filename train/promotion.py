@@ -49,6 +49,7 @@ from crackseg.core.system import cpu_model_name  # noqa: E402
 from crackseg.evaluation.run import EvaluationReport, evaluate_yolo_split  # noqa: E402
 from crackseg.inference.model_loading import file_sha256  # noqa: E402
 from crackseg.inference.segmenter import InferenceSettings, Segmenter  # noqa: E402
+from crackseg.metrics.bootstrap import PairedDifference  # noqa: E402
 from crackseg.training.dataset_credits import licence_with_training_set  # noqa: E402
 from crackseg.training.domains import (  # noqa: E402
     DOMAIN_TOLERANCE,
@@ -56,6 +57,7 @@ from crackseg.training.domains import (  # noqa: E402
     DomainSets,
     domain_gate,
     evaluate_domains,
+    paired_gains,
     view_defaults,
 )
 from crackseg.training.int8_promotion import Int8Check, Int8Settings, check_candidate_int8, ship_int8  # noqa: E402
@@ -78,6 +80,7 @@ class PromotionOutcome:
     int8: str | None = None  # how quantizing the promoted weights went (promotion only)
     int8_refused: bool = False  # better, but refused because its INT8 model failed where the shipped one's passes
     domains: dict[str, dict[str, float]] = field(default_factory=dict)  # gate scores: shipped val, candidate val/test
+    gains: dict[str, PairedDifference] = field(default_factory=dict)  # val F1 gains with paired bootstrap intervals
 
     def summary(self) -> str:
         """Before/after table as text, for the log."""
@@ -105,6 +108,9 @@ class PromotionOutcome:
             for label, scores in self.domains.items():
                 values = [scores.get(name, float("nan")) for name in (*GATE_METRICS, "street_conf")]
                 lines.append(f"{label:<17} " + " ".join(f"{value:.4f}" for value in values))
+        if self.gains:
+            lines.append("val gains over the shipped model, paired bootstrap over the photos (reported, not gated):")
+            lines += [f"  {name:<20} {gain.describe()}" for name, gain in self.gains.items()]
         return "\n".join([*lines, verdict, *self.reasons, *([self.int8] if self.int8 else [])])
 
 
@@ -257,6 +263,7 @@ def _promote_on_domains(
             promoted=False,
             reasons=reasons,
             domains=scores,
+            gains=paired_gains(candidate_val, shipped_val),
         )
         if promote and better:
             _install_unless_int8_refuses(
@@ -282,6 +289,9 @@ def _promote_on_domains(
                             "val": candidate_val.scores(),
                             "test": candidate_test.scores(),
                             "shipped_val_before": shipped_val.scores(),
+                            "val_gains_paired_bootstrap": {
+                                name: gain.to_dict() for name, gain in outcome.gains.items()
+                            },
                         },
                         "views": view_defaults(candidate_val.street_conf, candidate_val.top_down_conf),
                     },

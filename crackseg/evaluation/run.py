@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +27,7 @@ from crackseg.export.overlays import draw_error_overlay
 from crackseg.inference.prediction import CrackPrediction, merge_duplicate_instances
 from crackseg.inference.preprocessing import PREPROCESSORS, PreprocessSpec
 from crackseg.inference.segmenter import InferenceSettings, Segmenter
+from crackseg.metrics.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED, Interval, f1_interval
 from crackseg.metrics.cells import DEFAULT_CELL_PX, CellMetrics, CellSweep
 from crackseg.metrics.instance import InstanceMetrics
 from crackseg.metrics.pixel import PixelMetrics
@@ -35,7 +37,14 @@ from crackseg.metrics.tolerance import ToleranceMetrics
 ProgressCallback = Callable[[int, int, str], None]
 REPORT_JSON = "report.json"
 PER_IMAGE_CSV = "per_image.csv"
+SWEEP_COUNTS_NPZ = "sweep_counts.npz"
+SWEEP_LEVELS = {"tolerance": "sweep", "pixel": "pixel_sweep", "cells": "cell_sweep"}  # counts key -> sweep field
 SWEEP_MIN_CONF = 0.05
+_PER_IMAGE_COUNT_COLUMNS = {
+    "pixel": ("tp_px", "fp_px", "fn_px"),
+    "tolerance": ("tolerance_matched_pred_px", "tolerance_pred_px", "tolerance_matched_truth_px", "tolerance_truth_px"),
+    "cells": ("cell_tp", "cell_fp", "cell_fn"),
+}
 _PRF_IOU = (("precision", "precision"), ("recall", "recall"), ("f1", "F1"), ("iou", "IoU"))
 _SETTING_KINDS = (
     ("conf", float),
@@ -74,6 +83,10 @@ class EvaluationReport:
     region_cells: dict[str, Any] = field(default_factory=dict)  # inside the items' regions; empty without regions
     cell_sweep: dict[str, Any] = field(default_factory=dict)  # cell F1 per conf (in the regions where given)
     pixel_sweep: dict[str, Any] = field(default_factory=dict)  # exact pixel F1 per conf (``sweep`` at 0 px)
+    # each image's counts at every swept conf, ``(images, T, 4)``, keys "tolerance", "pixel", "cells" (as the
+    # sweeps' ``image_counts``), images in ``per_image``'s order; for paired bootstrap intervals at a chosen
+    # conf (``training.domains``, the street gate). ``save`` writes them to ``sweep_counts.npz``.
+    sweep_image_counts: dict[str, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def ods(self) -> float:
@@ -138,13 +151,63 @@ class EvaluationReport:
         if self.cell_sweep:
             out["cell_best_conf"] = self.cell_sweep["best_threshold"]
             out["cell_best_f1"] = self.cell_sweep["best_f1"]
+        intervals = self.intervals()
+        if intervals:
+            out["intervals"] = {name: interval.to_dict() for name, interval in intervals.items()}
         out.update(self.ultralytics)
         if self.failures:
             out["failures"] = list(self.failures)
         return to_jsonable(out)
 
+    def image_counts(self, level: str) -> np.ndarray | None:
+        """Each image's counts at the report's conf, ``(images, 4)`` int64, or ``None`` where not recorded.
+
+        ``level``: "pixel", "tolerance" or "cells" (in an item's region where it has one, else the whole image).
+        Rows are ``(matched_pred, total_pred, matched_truth, total_truth)`` (``metrics.bootstrap``'s
+        form), read from ``per_image``; a report saved before these columns existed has none.
+        """
+        columns = _PER_IMAGE_COUNT_COLUMNS.get(level)
+        if columns is None:
+            raise ValueError(f"level must be one of {sorted(_PER_IMAGE_COUNT_COLUMNS)}, got {level!r}")
+        if self.per_image.empty or not set(columns) <= set(self.per_image.columns):
+            return None
+        values = self.per_image[list(columns)].to_numpy()
+        if level in ("pixel", "cells"):  # tp, fp, fn
+            tp, fp, fn = values.T
+            values = np.stack([tp, tp + fp, tp, tp + fn], axis=1)
+        return values.astype(np.int64)
+
+    def sweep_counts_at(self, level: str, conf: float) -> np.ndarray | None:
+        """Each image's counts ``(images, 4)`` at the swept threshold ``conf`` of sweep ``level``, or ``None``.
+
+        ``level``: a key of ``SWEEP_LEVELS``. ``None`` when the report holds no per-image sweep counts (saved
+        before they were kept) or ``conf`` is not one of that sweep's thresholds (to 4 decimals).
+        """
+        counts = self.sweep_image_counts.get(level)
+        sweep = getattr(self, SWEEP_LEVELS[level])
+        if counts is None or not sweep:
+            return None
+        thresholds = [round(float(value), 4) for value in sweep["thresholds"]]
+        if round(float(conf), 4) not in thresholds or counts.shape[:2] != (self.images, len(thresholds)):
+            return None
+        return counts[:, thresholds.index(round(float(conf), 4)), :]
+
+    def intervals(self, resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED) -> dict[str, Interval]:
+        """95 % bootstrap intervals over the photos of pixel F1, tolerance F1 and cell F1 at the report's conf.
+
+        How much a figure could move on another draw of as many photos (``metrics.bootstrap``).
+        Keys ``pixel_f1``, ``tolerance_f1``, ``cell_f1`` (in the regions where the items have them);
+        a level without per-image counts (an old saved report) is left out.
+        """
+        out = {}
+        for level, name in (("pixel", "pixel_f1"), ("tolerance", "tolerance_f1"), ("cells", "cell_f1")):
+            counts = self.image_counts(level)
+            if counts is not None:
+                out[name] = f1_interval(counts, resamples=resamples, seed=seed)
+        return out
+
     def save(self, folder: Path | str) -> Path:
-        """Write ``report.json`` and ``per_image.csv`` into ``folder``; returns the folder."""
+        """Write ``report.json``, ``per_image.csv`` and (when kept) ``sweep_counts.npz`` into ``folder``; returns it."""
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         payload = {
@@ -165,6 +228,8 @@ class EvaluationReport:
         }
         (folder / REPORT_JSON).write_text(dumps(payload), encoding="utf-8")
         self.per_image.to_csv(folder / PER_IMAGE_CSV, index=False)
+        if self.sweep_image_counts:
+            np.savez_compressed(folder / SWEEP_COUNTS_NPZ, **self.sweep_image_counts)
         return folder
 
     @classmethod
@@ -190,8 +255,9 @@ class EvaluationReport:
                 region_cells=payload.get("region_cells", {}),
                 cell_sweep=payload.get("cell_sweep", {}),
                 pixel_sweep=payload.get("pixel_sweep", {}),
+                sweep_image_counts=_load_sweep_counts(folder / SWEEP_COUNTS_NPZ),
             )
-        except (OSError, ValueError, KeyError, TypeError, pd.errors.ParserError) as error:
+        except (OSError, ValueError, KeyError, TypeError, EOFError, pd.errors.ParserError, zipfile.BadZipFile) as error:
             raise CrackSegError(f"{folder}: no readable evaluation report ({type(error).__name__}: {error})") from None
 
 
@@ -348,13 +414,19 @@ def evaluate(
         if region is not None:
             region_cells.update(pred_union, truth_union, region)
         cell_sweep.update(result.all_instances.masks, result.all_instances.confidence, truth_union, region)
-        rows.append(_per_image_row(item.name, pred_union, truth_union, len(prediction), len(truth)))
+        rows.append(
+            _per_image_row(
+                item.name, pred_union, truth_union, len(prediction), len(truth), region, tolerance_px, cell_px
+            )
+        )
     if progress is not None:
         progress(len(items), len(items), "")
     if not rows:
         raise DatasetError(
             f"{source or 'dataset'}: no image could be evaluated" + (f" ({failures[0]})" if failures else "")
         )
+    swept = {"tolerance": sweep.compute(), "pixel": pixel_sweep.compute()}
+    cell_swept = cell_sweep.compute()
     return EvaluationReport(
         source=source,
         images=len(rows),
@@ -363,13 +435,15 @@ def evaluate(
         pixel=pixel.compute().to_dict(),
         tolerance=tolerance.compute().to_dict(),
         instance=instance.compute().to_dict(),
-        sweep=sweep.compute().to_dict(),
+        sweep=swept["tolerance"].to_dict(),
         per_image=pd.DataFrame(rows),
         failures=failures,
         cells=cells.compute().to_dict(),
         region_cells=region_cells.compute().to_dict() if region_cells.images else {},
-        cell_sweep=cell_sweep.compute().to_dict(),
-        pixel_sweep=pixel_sweep.compute().to_dict(),
+        cell_sweep=cell_swept.to_dict(),
+        pixel_sweep=swept["pixel"].to_dict(),
+        sweep_image_counts={name: result.image_counts for name, result in swept.items()}
+        | {"cells": cell_swept.image_counts},
     )
 
 
@@ -411,11 +485,42 @@ def ultralytics_map(
     return segmenter.validate(dataset, split, imgsz)
 
 
-def _per_image_row(name: str, pred: np.ndarray, truth: np.ndarray, n_pred: int, n_true: int) -> dict[str, Any]:
-    """One row of the per-image table: counts and the pixel metrics of this image alone."""
+def _load_sweep_counts(path: Path) -> dict[str, np.ndarray]:
+    """The per-image sweep counts ``save`` wrote (none for a report saved without them); arrays only, no pickles."""
+    if not path.is_file():
+        return {}
+    with np.load(path, allow_pickle=False) as stored:
+        counts = {name: stored[name] for name in stored.files if name in SWEEP_LEVELS}
+    for name, values in counts.items():
+        if values.ndim != 3 or values.shape[2] != 4 or not np.issubdtype(values.dtype, np.integer):
+            raise ValueError(f"{path.name}: {name} is not an (images, thresholds, 4) integer array")
+    return counts
+
+
+def _per_image_row(
+    name: str,
+    pred: np.ndarray,
+    truth: np.ndarray,
+    n_pred: int,
+    n_true: int,
+    region: np.ndarray | None,
+    tolerance_px: int,
+    cell_px: int,
+) -> dict[str, Any]:
+    """One row of the per-image table: counts and the pixel metrics of this image alone.
+
+    Besides the pixel counts it holds the image's tolerance and cell counts (cells in ``region`` when
+    given), so that a dataset-level figure can be resampled over the images (``EvaluationReport.intervals``).
+    """
     single = PixelMetrics()
     single.update(pred, truth)
     result = single.compute()
+    near = ToleranceMetrics(tolerance_px=tolerance_px)
+    near.update(pred, truth)
+    tolerance = near.compute()
+    grid = CellMetrics(cell_px)
+    grid.update(pred, truth, region)
+    cells = grid.compute()
     return {
         "image": name,
         "pred_cracks": n_pred,
@@ -427,6 +532,13 @@ def _per_image_row(name: str, pred: np.ndarray, truth: np.ndarray, n_pred: int, 
         "recall": round(result.recall, 4),
         "f1": round(result.f1, 4),
         "iou": round(result.iou, 4),
+        "tolerance_matched_pred_px": tolerance.matched_pred,
+        "tolerance_pred_px": tolerance.total_pred,
+        "tolerance_matched_truth_px": tolerance.matched_truth,
+        "tolerance_truth_px": tolerance.total_truth,
+        "cell_tp": cells.tp,
+        "cell_fp": cells.fp,
+        "cell_fn": cells.fn,
     }
 
 

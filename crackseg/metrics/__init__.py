@@ -2,7 +2,8 @@
 
 Enters: predicted and true masks (numpy bool) per image, or labelled damage boxes
 (``boxes``). Leaves: result dataclasses (``pixel``, ``tolerance``, ``instance``, ``sweep``,
-``cells``, ``boxes``) and Ultralytics metrics renamed (``ultralytics_keys``). Plain
+``cells``, ``boxes``), Ultralytics metrics renamed (``ultralytics_keys``), and bootstrap
+intervals over the images for a dataset's F1 or two models' difference (``bootstrap``). Plain
 numpy/OpenCV: this stage imports no other crackseg stage.
 
 Every metric accumulates over a dataset: ``update(...)`` per image, ``reset()``,

@@ -14,7 +14,7 @@ neither help nor hurt.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -105,6 +105,11 @@ class CellSweepResult:
     f1: np.ndarray
     best_f1: float
     best_threshold: float
+    image_counts: np.ndarray = field(
+        default_factory=lambda: np.zeros((0, 0, 4), dtype=np.int64), repr=False, compare=False
+    )
+    """``(images, T, 4)`` int64 per-image counts ``(tp, tp + fp, tp, tp + fn)`` per threshold, in the order the
+    images came (for bootstrap intervals, ``metrics.bootstrap``); not part of ``to_dict``."""
 
     def to_dict(self) -> dict[str, list[float] | float | int]:
         """Arrays as lists (JSON-friendly)."""
@@ -136,6 +141,7 @@ class CellSweep(AccumulatingMetric[CellSweepResult]):
 
     def _reset_counts(self) -> None:
         self._counts = np.zeros((3, self.thresholds.size), dtype=np.int64)  # tp, fp, fn per threshold
+        self._image_counts: list[np.ndarray] = []  # (T, 4) per image: tp, tp + fp, tp, tp + fn
 
     def update(
         self, pred_masks: np.ndarray, pred_confidence: np.ndarray, truth_mask: np.ndarray, region: np.ndarray | None
@@ -167,6 +173,7 @@ class CellSweep(AccumulatingMetric[CellSweepResult]):
         fp = np.count_nonzero(predicted & ~truth_cells[None, :], axis=1)
         fn = np.count_nonzero(truth_cells) - tp
         self._counts += np.stack([tp, fp, fn])
+        self._image_counts.append(np.stack([tp, tp + fp, tp, tp + fn], axis=1).astype(np.int64))
         self._count_image()
 
     def _compute(self) -> CellSweepResult:
@@ -174,5 +181,12 @@ class CellSweep(AccumulatingMetric[CellSweepResult]):
         precision, recall, f1 = precision_recall_f1(tp, tp + fp, tp, tp + fn)
         best = int(np.argmax(f1))
         return CellSweepResult(
-            self.cell_px, self.thresholds.copy(), precision, recall, f1, float(f1[best]), float(self.thresholds[best])
+            self.cell_px,
+            self.thresholds.copy(),
+            precision,
+            recall,
+            f1,
+            float(f1[best]),
+            float(self.thresholds[best]),
+            np.stack(self._image_counts),
         )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -36,6 +36,9 @@ class SweepResult:
             over the thresholds (a crack-free image scores 1.0 at any threshold
             where it has no prediction).
         images: number of images accumulated.
+        image_counts: ``(images, T, 4)`` int64, each image's counts ``(matched_pred, total_pred,
+            matched_truth, total_truth)`` at each threshold, in the order the images came (for
+            bootstrap intervals, ``metrics.bootstrap``); not part of ``to_dict``.
     """
 
     thresholds: np.ndarray
@@ -46,6 +49,9 @@ class SweepResult:
     ods_threshold: float
     ois_f1: float
     images: int
+    image_counts: np.ndarray = field(
+        default_factory=lambda: np.zeros((0, 0, 4), dtype=np.int64), repr=False, compare=False
+    )
 
     def to_dict(self) -> dict[str, list[float] | float | int]:
         """JSON-friendly: arrays as lists of floats."""
@@ -94,6 +100,7 @@ class ThresholdSweep(AccumulatingMetric[SweepResult]):
         # rows: matched_pred, total_pred, matched_truth, total_truth; one column per threshold
         self._counts = np.zeros((4, self.thresholds.size), dtype=np.int64)
         self._best_f1: list[float] = []
+        self._image_counts: list[np.ndarray] = []  # (T, 4) per image
 
     def update(self, pred_masks: np.ndarray, pred_confidence: np.ndarray, truth_mask: np.ndarray) -> None:
         """Add one image.
@@ -134,6 +141,7 @@ class ThresholdSweep(AccumulatingMetric[SweepResult]):
             ]
         )
         self._counts += counts
+        self._image_counts.append(counts.T.copy())
         self._best_f1.append(float(np.max(precision_recall_f1(*counts)[2])))
         self._count_image()
 
@@ -149,6 +157,7 @@ class ThresholdSweep(AccumulatingMetric[SweepResult]):
             ods_threshold=float(self.thresholds[best]),
             ois_f1=float(np.mean(self._best_f1)),
             images=len(self._best_f1),
+            image_counts=np.stack(self._image_counts),
         )
 
 

@@ -17,6 +17,11 @@ The four gate metrics (all "higher is better", all in [0, 1]):
 - ``deepcrack_f1_2px``: F1 within 2 px on the DeepCrack validation split, at the same conf;
 - ``survey_lane_cell_f1``: 32-px cell F1 inside the lane on the survey val frames,
   at the street view's conf chosen there.
+
+How much of a gain is the photos' draw rather than the model: ``paired_gains`` puts a paired
+bootstrap interval (``metrics.bootstrap``) on the candidate's gain in each F1 gate metric and
+on their mean. Ultralytics' mask mAP50 has no per-photo counts here and gets no interval. The
+intervals are reported beside the rule above, not part of it.
 """
 
 from __future__ import annotations
@@ -32,12 +37,19 @@ from crackseg.datasets.labelled import mask_folder_items
 from crackseg.datasets.survey_vehicle import survey_items
 from crackseg.evaluation.run import EvaluationReport, evaluate, evaluate_yolo_split
 from crackseg.inference.segmenter import InferenceSettings, Segmenter
+from crackseg.metrics.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED, PairedDifference, paired_mean_difference
 
 DOMAIN_TOLERANCE = 0.01
 GATE_METRICS = ("crack_seg_mask_map50", "crack_seg_pixel_f1", "deepcrack_f1_2px", "survey_lane_cell_f1")
 TOP_DOWN_CONF = 0.25  # the fixed top-down threshold before it was chosen per model; still reported beside it
 
 Progress = Callable[[str], None]
+PAIRED_GAIN_METRICS = {  # F1 gate metric -> (the evaluation's report, its sweep's counts, whose conf)
+    "crack_seg_pixel_f1": ("crack_seg", "pixel", "top_down_conf"),
+    "deepcrack_f1_2px": ("deepcrack", "tolerance", "top_down_conf"),
+    "survey_lane_cell_f1": ("survey", "cells", "street_conf"),
+}
+MEAN_F1_GAIN = "mean_f1_gain"  # paired_gains' key for the mean over PAIRED_GAIN_METRICS
 
 
 @dataclass(frozen=True)
@@ -199,6 +211,36 @@ def domain_gate(
     if not mean_gain > 0:
         reasons.append(f"mean gain over the validation sets is {mean_gain:+.4f}, not above 0")
     return not reasons, reasons
+
+
+def paired_gains(
+    candidate: DomainEvaluation,
+    shipped: DomainEvaluation,
+    *,
+    resamples: int = DEFAULT_RESAMPLES,
+    seed: int = DEFAULT_SEED,
+) -> dict[str, PairedDifference]:
+    """The candidate's gain over the shipped model in each F1 gate metric, with a paired bootstrap interval.
+
+    Each model is scored at its own chosen conf (as ``DomainEvaluation.scores``), from its sweep's
+    per-photo counts, so each difference equals the two ``scores()`` values' difference. The photos
+    are resampled once for both models (paired). Keys: ``PAIRED_GAIN_METRICS`` and ``MEAN_F1_GAIN``
+    (their mean, each set resampled independently). Raises ``DatasetError`` when the two evaluations
+    did not score the same photos in one order or lack per-photo counts.
+    """
+    pairs: dict[str, tuple] = {}
+    for metric, (report_name, level, conf_name) in PAIRED_GAIN_METRICS.items():
+        new_report, old_report = getattr(candidate, report_name), getattr(shipped, report_name)
+        if list(new_report.per_image["image"]) != list(old_report.per_image["image"]):
+            raise DatasetError(f"{metric}: the two models were not scored on the same photos in one order")
+        new = new_report.sweep_counts_at(level, getattr(candidate, conf_name))
+        old = old_report.sweep_counts_at(level, getattr(shipped, conf_name))
+        if new is None or old is None:
+            raise DatasetError(f"{metric}: no per-photo counts at the chosen conf to resample")
+        pairs[metric] = (new, old)
+    gains = {metric: paired_mean_difference([pair], resamples=resamples, seed=seed) for metric, pair in pairs.items()}
+    gains[MEAN_F1_GAIN] = paired_mean_difference(list(pairs.values()), resamples=resamples, seed=seed)
+    return gains
 
 
 def scores_table(rows: dict[str, dict[str, float]]) -> list[dict[str, Any]]:
