@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 
 from crackseg.metrics.base import count_scores
-from crackseg.metrics.bootstrap import f1_interval, f1_of_counts, paired_f1_difference, paired_mean_difference
+from crackseg.metrics.bootstrap import (
+    StatisticPair,
+    f1_interval,
+    f1_of_counts,
+    paired_f1_difference,
+    paired_mean_difference,
+)
 
 
 def pixel_rows(tp_fp_fn: list[tuple[int, int, int]]) -> np.ndarray:
@@ -105,3 +111,23 @@ def test_the_two_models_must_cover_the_same_photos_and_settings_must_be_sane() -
         f1_interval(three, confidence=1.0)
     with pytest.raises(ValueError, match="at least one"):
         paired_mean_difference([])
+
+
+def test_a_statistic_of_the_drawn_photos_is_resampled_like_the_counts() -> None:
+    """A score that is no sum of counts (here a median) goes through StatisticPair, with the same draws.
+
+    The candidate scores 0.1 higher on every photo, so its median is 0.1 higher on every draw: the interval is
+    the single point 0.1. Mixed with a count pair, the measured mean is the mean of the two measured gains.
+    """
+    scores = np.random.default_rng(5).uniform(0, 1, size=25)
+    pair = StatisticPair(
+        25, lambda drawn: float(np.median(scores[drawn] + 0.1)), lambda drawn: float(np.median(scores[drawn]))
+    )
+    alone = paired_mean_difference([pair], resamples=300)
+    assert alone.difference == pytest.approx(0.1)
+    assert (alone.low, alone.high, alone.share_above_zero) == (pytest.approx(0.1), pytest.approx(0.1), 1.0)
+    counts = (pixel_rows([(9, 1, 1)] * 4), pixel_rows([(8, 2, 2)] * 4))
+    mixed = paired_mean_difference([pair, counts], resamples=300)
+    assert mixed.difference == pytest.approx((0.1 + paired_f1_difference(*counts).difference) / 2)
+    with pytest.raises(ValueError, match="at least one photo"):
+        paired_mean_difference([StatisticPair(0, pair.candidate, pair.incumbent)])

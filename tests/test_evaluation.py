@@ -388,3 +388,31 @@ def test_map_uses_the_same_images_as_the_report(
     assert list(elsewhere.iterdir()) == []  # Ultralytics wrote nothing into the working directory
     # the data.yaml's path works as well as the dataset, with the same numbers
     assert ultralytics_map(segmenter, yaml_path, "test", 416) == pytest.approx(report.ultralytics)
+
+
+def test_the_mask_map50_is_kept_image_by_image_and_recomputed_exactly_from_any_draw(
+    segmenter: Segmenter, sample_items: list[LabelledImage]
+) -> None:
+    """Ultralytics' mask matches per image give back its own mAP50, and a draw of the images another one."""
+    from crackseg.inference.validation import ValidationImageStats
+
+    model = segmenter._validation_model
+    callbacks_before = None if model is None else len(model.callbacks["on_val_batch_end"])
+    report = evaluate_yolo_split(segmenter, SAMPLES_YAML, "test", InferenceSettings())
+    stats = report.map_image_stats
+    assert stats is not None and stats.images == report.images == 8
+    assert sorted(stats.image_names) == sorted(report.per_image["image"])
+    assert stats.mask_map50() == pytest.approx(report.ultralytics["mask_map50"], abs=1e-12)
+    assert all(tp.shape == (len(conf), 10) for tp, conf in zip(stats.true_positive, stats.confidence, strict=True))
+    # the same images in another order score the same; the first image alone scores its own
+    assert stats.mask_map50(np.arange(8)[::-1]) == pytest.approx(stats.mask_map50())
+    assert stats.mask_map50([0, 0]) == pytest.approx(stats.mask_map50([0]))
+    crack_free = stats.image_names.index("3513.rf.782300f38d0a008b3340e54b643e713e.jpg")
+    assert stats.mask_map50([crack_free]) == 0.0  # no label: nothing to find
+    # the validation left no callback behind on the shared model
+    after = len(segmenter._validation_model.callbacks["on_val_batch_end"])
+    assert callbacks_before is None or after == callbacks_before
+    assert segmenter.validate(SAMPLES_YAML, "test", 416) == pytest.approx(report.ultralytics)
+    assert len(segmenter._validation_model.callbacks["on_val_batch_end"]) == after
+    with pytest.raises(ValueError, match="unequal lengths"):
+        ValidationImageStats(("a.jpg",), (), (), (), ())

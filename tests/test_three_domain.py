@@ -301,7 +301,15 @@ def test_paired_gains_put_an_interval_on_each_gate_metrics_difference(
     from crackseg.core.errors import DatasetError
     from crackseg.datasets.labelled import mask_folder_items
     from crackseg.datasets.survey_vehicle import survey_items
-    from crackseg.training.domains import MEAN_F1_GAIN, PAIRED_GAIN_METRICS, evaluate_domains, paired_gains
+    from crackseg.inference.validation import ValidationImageStats
+    from crackseg.training.domains import (
+        MAP_GAIN_METRIC,
+        MEAN_F1_GAIN,
+        MEAN_GAIN,
+        PAIRED_GAIN_METRICS,
+        evaluate_domains,
+        paired_gains,
+    )
     from train.promotion import domains_of
 
     sets = domains_of(build_three_domain(sources, tmp_path / "combined"))
@@ -323,6 +331,32 @@ def test_paired_gains_put_an_interval_on_each_gate_metrics_difference(
     )
     itself = paired_gains(candidate, candidate, resamples=200)
     assert all((gain.low, gain.difference, gain.high) == (0.0, 0.0, 0.0) for gain in itself.values())
+    # with Ultralytics' per-image mask matches on both sides, the mAP50 and the rule's mean over four join in
+    assert MAP_GAIN_METRIC not in gains and MEAN_GAIN not in gains  # these stand-ins keep none
+    names = ("a.jpg", "b.jpg", "c.jpg")
+
+    def matches(found: list[bool]) -> ValidationImageStats:  # one crack a photo, one prediction each
+        return ValidationImageStats(
+            names,
+            tuple(np.full((1, 10), hit) for hit in found),
+            tuple(np.array([0.9]) for _ in found),
+            tuple(np.zeros(1) for _ in found),
+            tuple(np.zeros(1) for _ in found),
+        )
+
+    candidate.crack_seg.map_image_stats, shipped.crack_seg.map_image_stats = matches([True] * 3), matches([1, 0, 0])
+    with_map = paired_gains(candidate, shipped, resamples=300)
+    map_gain = with_map[MAP_GAIN_METRIC]
+    assert map_gain.difference == pytest.approx(matches([True] * 3).mask_map50() - matches([1, 0, 0]).mask_map50())
+    assert map_gain.difference > 0.5 and map_gain.low >= 0
+    every = [map_gain.difference] + [gains[metric].difference for metric in PAIRED_GAIN_METRICS]
+    assert with_map[MEAN_GAIN].difference == pytest.approx(sum(every) / 4)
+    other = matches([1, 0, 0])
+    shipped.crack_seg.map_image_stats = ValidationImageStats(
+        ("x.jpg", "b.jpg", "c.jpg"), other.true_positive, other.confidence, other.predicted_class, other.target_class
+    )
+    with pytest.raises(DatasetError, match="validated on the same photos"):
+        paired_gains(candidate, shipped)
     candidate.survey.per_image = candidate.survey.per_image.iloc[::-1]  # another order: not paired
     with pytest.raises(DatasetError, match="same photos"):
         paired_gains(candidate, shipped)
@@ -333,7 +367,7 @@ def test_several_models_are_compared_with_the_first_by_paired_intervals(
 ) -> None:
     """``train/evaluate_domains.py A B``: B's val F1 gains over A, each the difference of their printed scores."""
     from crackseg.core.locations import SHIPPED_MODEL, STREET_MODEL
-    from crackseg.training.domains import MEAN_F1_GAIN, PAIRED_GAIN_METRICS
+    from crackseg.training.domains import GATE_METRICS, MEAN_F1_GAIN, MEAN_GAIN
     from train.evaluate_domains import main
 
     build = build_three_domain(sources, tmp_path / "combined")
@@ -344,8 +378,8 @@ def test_several_models_are_compared_with_the_first_by_paired_intervals(
     first, second = results[str(SHIPPED_MODEL)], results[str(STREET_MODEL)]
     assert "val_gains_over_first" not in first
     gains = second["val_gains_over_first"]
-    assert set(gains) == {*PAIRED_GAIN_METRICS, MEAN_F1_GAIN}
-    for metric in PAIRED_GAIN_METRICS:
+    assert set(gains) == {*GATE_METRICS, MEAN_F1_GAIN, MEAN_GAIN}  # real models: Ultralytics' mAP50 too
+    for metric in GATE_METRICS:
         assert gains[metric]["difference"] == pytest.approx(second["val"][metric] - first["val"][metric], abs=1e-4)
         assert gains[metric]["low"] <= gains[metric]["difference"] <= gains[metric]["high"]
     assert "paired bootstrap over the photos" in capsys.readouterr().out

@@ -27,6 +27,7 @@ from crackseg.export.overlays import draw_error_overlay
 from crackseg.inference.prediction import CrackPrediction, merge_duplicate_instances
 from crackseg.inference.preprocessing import PREPROCESSORS, PreprocessSpec
 from crackseg.inference.segmenter import InferenceSettings, Segmenter
+from crackseg.inference.validation import ValidationImageStats
 from crackseg.metrics.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED, Interval, f1_interval
 from crackseg.metrics.cells import DEFAULT_CELL_PX, CellMetrics, CellSweep
 from crackseg.metrics.instance import InstanceMetrics
@@ -87,6 +88,9 @@ class EvaluationReport:
     # sweeps' ``image_counts``), images in ``per_image``'s order; for paired bootstrap intervals at a chosen
     # conf (``training.domains``, the street gate). ``save`` writes them to ``sweep_counts.npz``.
     sweep_image_counts: dict[str, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
+    # Ultralytics' mask matches image by image, from the run that gave ``ultralytics`` (``evaluate_yolo_split``
+    # with a segmenter that keeps them): for a bootstrap interval of the mask mAP50. In memory only.
+    map_image_stats: ValidationImageStats | None = field(default=None, repr=False, compare=False)
 
     @property
     def ods(self) -> float:
@@ -458,7 +462,8 @@ def evaluate_yolo_split(
     with_map: bool = True,
     progress: ProgressCallback | None = None,
 ) -> EvaluationReport:
-    """``evaluate`` over a YOLO split, plus Ultralytics' box and mask mAP50 / mAP50-95."""
+    """``evaluate`` over a YOLO split, plus Ultralytics' box and mask mAP50 / mAP50-95 (and, from a ``Segmenter``,
+    its mask matches image by image in ``map_image_stats``)."""
     dataset = YoloDataset.from_yaml(data_yaml)
     items = dataset.items(split)
     report = evaluate(
@@ -471,7 +476,12 @@ def evaluate_yolo_split(
         progress=progress,
     )
     if with_map:
-        report.ultralytics = ultralytics_map(segmenter, dataset, split, (settings or InferenceSettings()).imgsz)
+        imgsz = (settings or InferenceSettings()).imgsz
+        per_image = getattr(segmenter, "validate_per_image", None)  # a Segmenter; not every stand-in has it
+        if per_image is not None:
+            report.ultralytics, report.map_image_stats = per_image(dataset, split, imgsz)
+        else:
+            report.ultralytics = ultralytics_map(segmenter, dataset, split, imgsz)
     return report
 
 

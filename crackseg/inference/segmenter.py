@@ -31,7 +31,7 @@ from crackseg.inference.prediction import (
 )
 from crackseg.inference.preprocessing import PreprocessSpec, apply_preprocessing
 from crackseg.inference.tiling import TiledPredictor
-from crackseg.inference.validation import validate_model
+from crackseg.inference.validation import ValidationImageStats, validate_model_per_image
 from crackseg.io.image_io import DEFAULT_MAX_PIXELS, load_image
 
 TILE_MODES = ("auto", "always", "never")
@@ -156,14 +156,20 @@ class Segmenter:
         }
 
     def validate(self, dataset: YoloDataset | Path | str, split: str, imgsz: int) -> dict[str, float]:
-        """Ultralytics' validator (conf 0.001, NMS IoU 0.7) on a YOLO split with this model: box and mask mAP.
+        """Ultralytics' validator (conf 0.001, NMS IoU 0.7) on a YOLO split with this model: box and mask mAP."""
+        return self.validate_per_image(dataset, split, imgsz)[0]
+
+    def validate_per_image(
+        self, dataset: YoloDataset | Path | str, split: str, imgsz: int
+    ) -> tuple[dict[str, float], ValidationImageStats]:
+        """``validate``, plus the mask matches image by image (for a bootstrap interval of the mAP50).
 
         Holds the model's lock: the validator drives the same Ultralytics model object as prediction.
         """
         with self._lock:
             if self._validation_model is None:
                 self._validation_model = ultralytics_model(self._model)
-            return validate_model(self._validation_model, dataset, split, imgsz, device=self.device)
+            return validate_model_per_image(self._validation_model, dataset, split, imgsz, device=self.device)
 
     # -- prediction --------------------------------------------------------------------------------------------
     def predict(self, rgb: np.ndarray, settings: InferenceSettings | None = None) -> CrackPrediction:

@@ -14,13 +14,17 @@ matched_truth, total_truth)``, the form the sweeps keep (``matched_pred == match
 == tp`` for exact pixel or cell matching), scored with the package's empty conventions
 (``base.precision_recall_f1``).
 
+A statistic that is not a sum of per-photo counts (Ultralytics' mask mAP50 ranks every
+prediction of every photo together) is resampled through ``StatisticPair``: a function of
+the photos' indices per model, called once per resample.
+
 Intervals are percentile intervals (the 2.5th and 97.5th percentiles of the resampled
 values for 95 %). Random draws come from a seeded generator, so a report is reproducible.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -101,6 +105,19 @@ class PairedDifference:
         )
 
 
+Statistic = Callable[[np.ndarray], float]
+"""A dataset-level score of the photos at the given indices ``(n,)`` int (repeats allowed)."""
+
+
+@dataclass(frozen=True)
+class StatisticPair:
+    """Two models' score on one photo set, each computed from any draw of its photos (same photos, same order)."""
+
+    images: int
+    candidate: Statistic
+    incumbent: Statistic
+
+
 def f1_of_counts(counts: np.ndarray) -> np.ndarray:
     """F1 of count rows ``(..., 4)`` = ``(matched_pred, total_pred, matched_truth, total_truth)``: shape ``(...)``."""
     values = np.asarray(counts)
@@ -136,7 +153,7 @@ def paired_f1_difference(
 
 
 def paired_mean_difference(
-    pairs: Sequence[tuple[np.ndarray, np.ndarray]],
+    pairs: Sequence[tuple[np.ndarray, np.ndarray] | StatisticPair],
     *,
     resamples: int = DEFAULT_RESAMPLES,
     confidence: float = DEFAULT_CONFIDENCE,
@@ -145,15 +162,24 @@ def paired_mean_difference(
     """The mean over several photo sets of (candidate F1 - incumbent F1), with a paired bootstrap interval.
 
     Each pair holds the two models' per-photo counts on one set (same photos, same
-    order). Every resample draws each set's photos independently (the sets share no
-    photo) and uses one draw for both models of a set.
+    order), or is a ``StatisticPair``. Every resample draws each set's photos
+    independently (the sets share no photo) and uses one draw for both models of a set.
     """
     if not pairs:
         raise ValueError("paired_mean_difference needs at least one pair of count tables")
     _check_settings(resamples, confidence)
     rng = np.random.default_rng(seed)
     measured, resampled = [], np.zeros(resamples, dtype=np.float64)
-    for index, (candidate, incumbent) in enumerate(pairs):
+    for index, pair in enumerate(pairs):
+        if isinstance(pair, StatisticPair):
+            if pair.images < 1:
+                raise ValueError(f"set {index}: a statistic pair needs at least one photo")
+            everything = np.arange(pair.images)
+            draws = rng.integers(0, pair.images, size=(resamples, pair.images))
+            measured.append(float(pair.candidate(everything) - pair.incumbent(everything)))
+            resampled += [pair.candidate(draw) - pair.incumbent(draw) for draw in draws]
+            continue
+        candidate, incumbent = pair
         new, old = _checked_counts(candidate, f"candidate[{index}]"), _checked_counts(incumbent, f"incumbent[{index}]")
         if new.shape != old.shape:
             raise ValueError(

@@ -19,9 +19,11 @@ The four gate metrics (all "higher is better", all in [0, 1]):
   at the street view's conf chosen there.
 
 How much of a gain is the photos' draw rather than the model: ``paired_gains`` puts a paired
-bootstrap interval (``metrics.bootstrap``) on the candidate's gain in each F1 gate metric and
-on their mean. Ultralytics' mask mAP50 has no per-photo counts here and gets no interval. The
-intervals are reported beside the rule above, not part of it.
+bootstrap interval (``metrics.bootstrap``) on the candidate's gain in each gate metric, on the
+mean of the three F1s and on the mean of all four (the rule's mean gain). The mask mAP50 is
+resampled from Ultralytics' per-image mask matches (``inference.validation.ValidationImageStats``),
+recomputed per resample as Ultralytics computes it. The intervals are reported beside the rule
+above, not part of it.
 """
 
 from __future__ import annotations
@@ -37,7 +39,14 @@ from crackseg.datasets.labelled import mask_folder_items
 from crackseg.datasets.survey_vehicle import survey_items
 from crackseg.evaluation.run import EvaluationReport, evaluate, evaluate_yolo_split
 from crackseg.inference.segmenter import InferenceSettings, Segmenter
-from crackseg.metrics.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED, PairedDifference, paired_mean_difference
+from crackseg.inference.validation import ValidationImageStats
+from crackseg.metrics.bootstrap import (
+    DEFAULT_RESAMPLES,
+    DEFAULT_SEED,
+    PairedDifference,
+    StatisticPair,
+    paired_mean_difference,
+)
 
 DOMAIN_TOLERANCE = 0.01
 GATE_METRICS = ("crack_seg_mask_map50", "crack_seg_pixel_f1", "deepcrack_f1_2px", "survey_lane_cell_f1")
@@ -50,6 +59,8 @@ PAIRED_GAIN_METRICS = {  # F1 gate metric -> (the evaluation's report, its sweep
     "survey_lane_cell_f1": ("survey", "cells", "street_conf"),
 }
 MEAN_F1_GAIN = "mean_f1_gain"  # paired_gains' key for the mean over PAIRED_GAIN_METRICS
+MEAN_GAIN = "mean_gain"  # paired_gains' key for the mean over GATE_METRICS (the rule's mean gain)
+MAP_GAIN_METRIC = "crack_seg_mask_map50"
 
 
 @dataclass(frozen=True)
@@ -156,9 +167,9 @@ def evaluate_domains(
     crack_seg, deepcrack = _top_down_reports(segmenter, sets, split, first_conf, imgsz, progress, with_map=True)
     chosen_top_down = top_down_conf if top_down_conf is not None else choose_top_down_conf(crack_seg, deepcrack)
     if chosen_top_down != first_conf:  # chosen here: score the top-down sets again, as the product will run them
-        mask_map = crack_seg.ultralytics  # Ultralytics' mAP does not depend on the conf
+        mask_map, map_stats = crack_seg.ultralytics, crack_seg.map_image_stats  # the mAP does not depend on conf
         crack_seg, deepcrack = _top_down_reports(segmenter, sets, split, chosen_top_down, imgsz, progress)
-        crack_seg.ultralytics = mask_map
+        crack_seg.ultralytics, crack_seg.map_image_stats = mask_map, map_stats
     progress(f"survey-vehicle {split}")
     survey = evaluate(
         segmenter,
@@ -225,8 +236,10 @@ def paired_gains(
     Each model is scored at its own chosen conf (as ``DomainEvaluation.scores``), from its sweep's
     per-photo counts, so each difference equals the two ``scores()`` values' difference. The photos
     are resampled once for both models (paired). Keys: ``PAIRED_GAIN_METRICS`` and ``MEAN_F1_GAIN``
-    (their mean, each set resampled independently). Raises ``DatasetError`` when the two evaluations
-    did not score the same photos in one order or lack per-photo counts.
+    (their mean, each set resampled independently); and, when both crack-seg reports kept Ultralytics'
+    per-image matches, ``crack_seg_mask_map50`` and ``MEAN_GAIN`` (the mean over ``GATE_METRICS``).
+    Raises ``DatasetError`` when the two evaluations did not score the same photos in one order or
+    lack per-photo counts.
     """
     pairs: dict[str, tuple] = {}
     for metric, (report_name, level, conf_name) in PAIRED_GAIN_METRICS.items():
@@ -240,7 +253,21 @@ def paired_gains(
         pairs[metric] = (new, old)
     gains = {metric: paired_mean_difference([pair], resamples=resamples, seed=seed) for metric, pair in pairs.items()}
     gains[MEAN_F1_GAIN] = paired_mean_difference(list(pairs.values()), resamples=resamples, seed=seed)
+    map_pair = _map50_pair(candidate.crack_seg.map_image_stats, shipped.crack_seg.map_image_stats)
+    if map_pair is not None:
+        gains[MAP_GAIN_METRIC] = paired_mean_difference([map_pair], resamples=resamples, seed=seed)
+        every = [map_pair, *pairs.values()]
+        gains[MEAN_GAIN] = paired_mean_difference(every, resamples=resamples, seed=seed)
     return gains
+
+
+def _map50_pair(candidate: ValidationImageStats | None, shipped: ValidationImageStats | None) -> StatisticPair | None:
+    """The two models' crack-seg mask mAP50 as functions of the photos drawn; ``None`` without both models' matches."""
+    if candidate is None or shipped is None or candidate.images == 0:
+        return None
+    if candidate.image_names != shipped.image_names:
+        raise DatasetError("crack_seg_mask_map50: the two models were not validated on the same photos in one order")
+    return StatisticPair(candidate.images, candidate.mask_map50, shipped.mask_map50)
 
 
 def scores_table(rows: dict[str, dict[str, float]]) -> list[dict[str, Any]]:
