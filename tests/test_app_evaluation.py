@@ -84,6 +84,12 @@ def test_the_stored_report_is_shown_without_running_the_model(page: AppTest) -> 
     titles = [json.loads(chart.proto.spec)["layout"]["title"]["text"] for chart in at.get("plotly_chart")]
     assert "Precision-recall (tolerance-matched pixels)" in titles
     assert any("not available here" in info.value for info in at.info)  # the test split is not in the repo
+    # how sure: the stored per-image counts give each F1 its interval over the stored report's images
+    caption = next(caption.value for caption in at.caption if caption.value.startswith("How sure"))
+    assert f"over these {stored.images} images" in caption
+    for name, interval in stored.intervals().items():
+        assert f"{interval.low:.3f} – {interval.high:.3f}" in caption, name
+    assert set(stored.intervals()) == {"pixel_f1", "tolerance_f1", "cell_f1"}
 
 
 def test_a_new_evaluation_of_the_samples_shows_the_matrices_crackseg_computes(
