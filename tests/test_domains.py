@@ -14,6 +14,7 @@ from crackseg.datasets.labelled import LabelledImage
 from crackseg.evaluation.run import EvaluationReport, evaluate
 from crackseg.inference.prediction import CrackPrediction
 from crackseg.inference.segmenter import InferenceSettings
+from crackseg.metrics.bootstrap import PairedDifference
 from crackseg.training.domains import (
     GATE_METRICS,
     TOP_DOWN_CONF,
@@ -35,6 +36,13 @@ def scores(**changes: float) -> dict[str, float]:
     return SHIPPED | changes
 
 
+def sure_mean_gain(candidate: dict[str, float], low: float | None = None) -> PairedDifference:
+    """The candidate's mean gain over ``SHIPPED`` with an interval from ``low`` (default: half the gain) upwards."""
+    mean = float(np.mean([candidate[name] - SHIPPED[name] for name in GATE_METRICS]))
+    low = mean / 2 if low is None else low
+    return PairedDifference(mean, low, mean + abs(mean), 1.0, 0.95, 2000)
+
+
 @pytest.mark.parametrize(
     ("scenario", "candidate", "better", "blamed"),
     [
@@ -48,16 +56,51 @@ def scores(**changes: float) -> dict[str, float]:
         ),
         ("no change", scores(), False, ["mean gain"]),
         ("small losses only", scores(deepcrack_f1_2px=0.795, crack_seg_pixel_f1=0.755), False, ["mean gain"]),
-        ("a domain not measured", {k: v for k, v in SHIPPED.items() if k != "deepcrack_f1_2px"}, False, ["deepcrack"]),
-        ("NaN is not a score", scores(survey_lane_cell_f1=float("nan")), False, ["survey_lane_cell_f1"]),
     ],
 )
 def test_domain_gate(scenario: str, candidate: dict, better: bool, blamed: list[str]) -> None:
-    verdict, reasons = domain_gate(candidate, SHIPPED, tolerance=0.01)
+    verdict, reasons = domain_gate(candidate, SHIPPED, sure_mean_gain(candidate), tolerance=0.01)
     assert verdict is better, scenario
     for name in blamed:
         assert any(name in reason for reason in reasons), (scenario, reasons)
     assert (not reasons) is better
+
+
+@pytest.mark.parametrize(
+    ("scenario", "candidate", "blamed"),
+    [
+        ("a domain not measured", {k: v for k, v in SHIPPED.items() if k != "deepcrack_f1_2px"}, "deepcrack"),
+        ("NaN is not a score", scores(survey_lane_cell_f1=float("nan")), "survey_lane_cell_f1"),
+    ],
+)
+def test_a_score_missing_refuses(scenario: str, candidate: dict, blamed: str) -> None:
+    gain = PairedDifference(0.01, 0.005, 0.02, 1.0, 0.95, 2000)
+    verdict, reasons = domain_gate(candidate, SHIPPED, gain, tolerance=0.01)
+    assert verdict is False and any(blamed in reason for reason in reasons), (scenario, reasons)
+
+
+def test_a_mean_gain_within_the_photos_noise_is_refused() -> None:
+    candidate = scores(crack_seg_mask_map50=0.68, deepcrack_f1_2px=0.805)  # mean gain +0.00875, no loss
+    assert domain_gate(candidate, SHIPPED, sure_mean_gain(candidate, low=0.0001))[0] is True
+    verdict, reasons = domain_gate(candidate, SHIPPED, sure_mean_gain(candidate, low=-0.004))
+    assert verdict is False
+    assert reasons == [
+        f"mean gain over the validation sets {sure_mean_gain(candidate, low=-0.004).describe()}: "
+        "its interval does not lie above 0"
+    ]
+    assert "+0.0088" in reasons[0] and "-0.0040" in reasons[0]
+
+
+def test_without_an_interval_the_gate_refuses() -> None:
+    candidate = scores(survey_lane_cell_f1=0.9)
+    verdict, reasons = domain_gate(candidate, SHIPPED, None)
+    assert verdict is False and reasons == ["mean gain +0.1850: no paired interval over the val photos to judge it by"]
+
+
+def test_an_interval_of_another_mean_is_a_mistake() -> None:
+    candidate = scores(survey_lane_cell_f1=0.9)
+    with pytest.raises(ValueError, match="not these scores"):
+        domain_gate(candidate, SHIPPED, PairedDifference(0.05, 0.01, 0.09, 1.0, 0.95, 2000))
 
 
 def test_the_gate_covers_the_four_validation_sets() -> None:
@@ -167,7 +210,7 @@ def test_the_promotion_log_lists_each_gain_with_its_interval_beside_the_verdict(
         gains={"crack_seg_pixel_f1": gain},
     )
     lines = outcome.summary().splitlines()
-    assert "paired bootstrap" in lines[-4] and "not gated" in lines[-4]
+    assert "paired bootstrap" in lines[-4] and "mean_gain gates" in lines[-4]
     assert lines[-3] == f"  crack_seg_pixel_f1   {gain.describe()}"
     assert lines[-2] == "not better: kept the shipped model" and lines[-1].startswith("crack_seg_mask_map50")
     assert gain.low > 0  # one more crack pixel found on half the photos, nothing lost on the others

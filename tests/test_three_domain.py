@@ -307,6 +307,7 @@ def test_paired_gains_put_an_interval_on_each_gate_metrics_difference(
         MEAN_F1_GAIN,
         MEAN_GAIN,
         PAIRED_GAIN_METRICS,
+        domain_gate,
         evaluate_domains,
         paired_gains,
     )
@@ -351,6 +352,15 @@ def test_paired_gains_put_an_interval_on_each_gate_metrics_difference(
     assert map_gain.difference > 0.5 and map_gain.low >= 0
     every = [map_gain.difference] + [gains[metric].difference for metric in PAIRED_GAIN_METRICS]
     assert with_map[MEAN_GAIN].difference == pytest.approx(sum(every) / 4)
+    # the gate takes the rule's mean gain with its interval: surely above 0 here, exactly 0 for a model against itself
+    new_map = new | {MAP_GAIN_METRIC: matches([True] * 3).mask_map50()}
+    old_map = old | {MAP_GAIN_METRIC: matches([1, 0, 0]).mask_map50()}
+    assert domain_gate(new_map, old_map, with_map[MEAN_GAIN]) == (True, [])
+    verdict, reasons = domain_gate(old_map, old_map, paired_gains(shipped, shipped, resamples=200)[MEAN_GAIN])
+    assert verdict is False and reasons == [
+        "mean gain over the validation sets +0.0000 (95% interval +0.0000 .. +0.0000; higher in 0% of resamples): "
+        "its interval does not lie above 0"
+    ]
     other = matches([1, 0, 0])
     shipped.crack_seg.map_image_stats = ValidationImageStats(
         ("x.jpg", "b.jpg", "c.jpg"), other.true_positive, other.confidence, other.predicted_class, other.target_class

@@ -54,6 +54,7 @@ from crackseg.training.dataset_credits import licence_with_training_set  # noqa:
 from crackseg.training.domains import (  # noqa: E402
     DOMAIN_TOLERANCE,
     GATE_METRICS,
+    MEAN_GAIN,
     DomainSets,
     domain_gate,
     evaluate_domains,
@@ -109,7 +110,7 @@ class PromotionOutcome:
                 values = [scores.get(name, float("nan")) for name in (*GATE_METRICS, "street_conf")]
                 lines.append(f"{label:<17} " + " ".join(f"{value:.4f}" for value in values))
         if self.gains:
-            lines.append("val gains over the shipped model, paired bootstrap over the photos (reported, not gated):")
+            lines.append("val gains over the shipped model, paired bootstrap over the photos (mean_gain gates):")
             lines += [f"  {name:<20} {gain.describe()}" for name, gain in self.gains.items()]
         return "\n".join([*lines, verdict, *self.reasons, *([self.int8] if self.int8 else [])])
 
@@ -249,7 +250,8 @@ def _promote_on_domains(
         )
         shipped = Segmenter(model_dir / "best.pt", backend="torch", device=device)
         shipped_val = evaluate_domains(shipped, domains, "val", imgsz=imgsz, progress=print)
-        better, reasons = domain_gate(candidate_val.scores(), shipped_val.scores())
+        gains = paired_gains(candidate_val, shipped_val)
+        better, reasons = domain_gate(candidate_val.scores(), shipped_val.scores(), gains.get(MEAN_GAIN))
         scores = {
             "shipped val": shipped_val.scores(),
             "candidate val": candidate_val.scores(),
@@ -263,7 +265,7 @@ def _promote_on_domains(
             promoted=False,
             reasons=reasons,
             domains=scores,
-            gains=paired_gains(candidate_val, shipped_val),
+            gains=gains,
         )
         if promote and better:
             _install_unless_int8_refuses(
@@ -284,7 +286,11 @@ def _promote_on_domains(
                     model_dir=model_dir,
                     card_extra={
                         "domains": {
-                            "gate": {"metrics": list(GATE_METRICS), "tolerance": DOMAIN_TOLERANCE},
+                            "gate": {
+                                "metrics": list(GATE_METRICS),
+                                "tolerance": DOMAIN_TOLERANCE,
+                                "mean_gain": "paired 95 % interval over the val photos above 0",
+                            },
                             "sets": {key: str(value) for key, value in dataclasses.asdict(domains).items()},
                             "val": candidate_val.scores(),
                             "test": candidate_test.scores(),
