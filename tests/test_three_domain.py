@@ -377,7 +377,8 @@ def test_several_models_are_compared_with_the_first_by_paired_intervals(
 ) -> None:
     """``train/evaluate_domains.py A B``: B's val F1 gains over A, each the difference of their printed scores."""
     from crackseg.core.locations import SHIPPED_MODEL, STREET_MODEL
-    from crackseg.training.domains import GATE_METRICS, MEAN_F1_GAIN, MEAN_GAIN
+    from crackseg.metrics.bootstrap import PairedDifference
+    from crackseg.training.domains import GATE_METRICS, MEAN_F1_GAIN, MEAN_GAIN, domain_gate
     from train.evaluate_domains import main
 
     build = build_three_domain(sources, tmp_path / "combined")
@@ -392,7 +393,14 @@ def test_several_models_are_compared_with_the_first_by_paired_intervals(
     for metric in GATE_METRICS:
         assert gains[metric]["difference"] == pytest.approx(second["val"][metric] - first["val"][metric], abs=1e-4)
         assert gains[metric]["low"] <= gains[metric]["difference"] <= gains[metric]["high"]
-    assert "paired bootstrap over the photos" in capsys.readouterr().out
+    # the top-down gate's verdict on B over A, by the same rule and reasons as a promotion
+    verdict = second["top_down_gate_over_first"]
+    expected = domain_gate(second["val"], first["val"], PairedDifference(**gains[MEAN_GAIN]))
+    assert verdict == {"promoted": expected[0], "reasons": expected[1]}
+    assert verdict["promoted"] is (gains[MEAN_GAIN]["low"] > 0 and not verdict["reasons"])
+    printed = capsys.readouterr().out
+    assert "paired bootstrap over the photos" in printed
+    assert f"the top-down gate over {SHIPPED_MODEL} " + ("passes" if expected[0] else "fails: ") in printed
 
 
 def test_test_is_never_scored_without_val_choosing_the_thresholds(tmp_path: Path, capsys) -> None:

@@ -5,7 +5,8 @@ frames, the top-down view's on crack-seg valid and DeepCrack val) and then appli
 test, so test is only evaluated after val. Prints one row per weights file and split and writes the scores as JSON.
 With several weights files, each after the first also gets its val F1 gains over the first with paired
 bootstrap intervals over the val photos (``training.domains.paired_gains``), printed and written as
-``val_gains_over_first``.
+``val_gains_over_first``, and the top-down gate's verdict on it against the first (``domain_gate``: would it
+be promoted over the first?), written as ``top_down_gate_over_first``.
 
 Example (the shipped model and a candidate, figures for the model issue's table):
 
@@ -29,8 +30,10 @@ from crackseg.core.locations import MODEL_CARD  # noqa: E402
 from crackseg.inference.model_loading import file_sha256  # noqa: E402
 from crackseg.inference.segmenter import Segmenter  # noqa: E402
 from crackseg.training.domains import (  # noqa: E402
+    MEAN_GAIN,
     DomainEvaluation,
     DomainSets,
+    domain_gate,
     evaluate_domains,
     paired_gains,
     scores_table,
@@ -90,6 +93,10 @@ def main(argv: list[str] | None = None) -> int:
                     results[str(weights)]["val_gains_over_first"] = {k: v.to_dict() for k, v in gains.items()}
                     gain_lines.append(f"{weights} against {args.weights[0]} on val (paired bootstrap over the photos):")
                     gain_lines += [f"  {name:<22} {gain.describe()}" for name, gain in gains.items()]
+                    passed, reasons = domain_gate(evaluation.scores(), first_val.scores(), gains.get(MEAN_GAIN))
+                    results[str(weights)]["top_down_gate_over_first"] = {"promoted": passed, "reasons": reasons}
+                    verdict = "passes" if passed else "fails: " + "; ".join(reasons)
+                    gain_lines.append(f"  the top-down gate over {args.weights[0]} {verdict}")
     except (CrackSegError, OSError, KeyError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
