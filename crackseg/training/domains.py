@@ -61,6 +61,7 @@ PAIRED_GAIN_METRICS = {  # F1 gate metric -> (the evaluation's report, its sweep
 MEAN_F1_GAIN = "mean_f1_gain"  # paired_gains' key for the mean over PAIRED_GAIN_METRICS
 MEAN_GAIN = "mean_gain"  # paired_gains' key for the mean over GATE_METRICS (the rule's mean gain)
 MAP_GAIN_METRIC = "crack_seg_mask_map50"
+MEAN_GAIN_MATCH = 5e-4  # how far an interval's mean may sit from the scores' (intervals read back from 4-place JSON)
 
 
 @dataclass(frozen=True)
@@ -230,9 +231,7 @@ def domain_gate(
     mean = sum(gains) / len(gains) if gains else 0.0
     if mean_gain is None:
         reasons.append(f"mean gain {mean:+.4f}: no paired interval over the val photos to judge it by")
-    elif (
-        len(gains) == len(GATE_METRICS) and abs(mean_gain.difference - mean) > 5e-4
-    ):  # 5e-4: intervals read back from 4-place JSON
+    elif len(gains) == len(GATE_METRICS) and abs(mean_gain.difference - mean) > MEAN_GAIN_MATCH:
         raise ValueError(f"the interval's mean gain {mean_gain.difference:+.6f} is not these scores' {mean:+.6f}")
     elif not mean_gain.low > 0:
         reasons.append(f"mean gain over the validation sets {mean_gain.describe()}: its interval does not lie above 0")
