@@ -109,6 +109,10 @@ def test_the_gate_scores_the_file_that_ships_and_makes_it_once(tmp_path: Path, m
     card = json.loads((target.parent / "card.json").read_text(encoding="utf-8"))
     assert file_sha256(target) == first == card["weights"]["sha256"]
     assert card["weights"]["source"] == str(candidate)
+    from crackseg.training.network_description import describe_network
+
+    described = describe_network(target).architecture
+    assert card["model"] == f"{described}, the street view's model (chosen by --view street)"
     # No street card yet: the licence starts from the top-down card's and adds the candidate's training set.
     from crackseg.core.locations import MODEL_CARD
     from crackseg.training.dataset_credits import DOMAIN_CREDITS

@@ -472,6 +472,12 @@ def test_a_better_model_whose_int8_passes_ships_the_int8_model_made_for_the_chec
     assert credited == [DOMAIN_CREDITS["crack_seg"]["name"], DOMAIN_CREDITS["deepcrack"]["name"]]
     assert card["stages"][-1]["args"]["data"] == str(build / "data.yaml")
     assert card["stages"][-1]["args"]["ema_decay"] == 0.995
+    # The incumbent's card named another model; the card now names the network the installed file holds.
+    from crackseg.training.network_description import describe_network
+
+    network = describe_network(weights)
+    assert card["name"] == network.card_name == "CrackSeg YOLOv8n-seg"
+    assert card["architecture"] == network.architecture and f"{network.parameters / 1e6:.2f} M" in card["architecture"]
 
 
 def test_a_stage_records_the_data_and_the_settings_that_shape_the_masks() -> None:

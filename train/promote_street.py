@@ -53,6 +53,7 @@ from crackseg.metrics.sweep import DEFAULT_THRESHOLDS  # noqa: E402
 from crackseg.pipeline.street import StreetSegmenter  # noqa: E402
 from crackseg.training.dataset_credits import licence_with_training_set  # noqa: E402
 from crackseg.training.model_card import load_card, save_card  # noqa: E402
+from crackseg.training.network_description import describe_network  # noqa: E402
 
 DEFAULT_PROFILE_PATH = PROJECT_ROOT / "profiles" / "survey-vehicle-br.json"
 MIN_GAIN = 0.01
@@ -405,11 +406,12 @@ def install_street_model(
     gated: Path, candidate: Path, scores: dict[str, Any], profile: CameraProfile, run: str
 ) -> None:
     """Install the gated file (the candidate's shipping form) as ``model/street/best.pt`` and write its card."""
+    network = describe_network(gated)  # before the copy: the installed file fails its old card's hash until saved
     STREET_MODEL.parent.mkdir(parents=True, exist_ok=True)
     shutil.copy2(gated, STREET_MODEL)
     candidate_scores = scores["candidate_scores"]
     card = {
-        "model": "YOLOv8n-seg, the street view's model (chosen by --view street)",
+        "model": f"{network.architecture}, the street view's model (chosen by --view street)",
         "weights": {"path": "model/street/best.pt", "sha256": file_sha256(STREET_MODEL), "source": str(candidate)},
         "run": run,
         "promoted_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),

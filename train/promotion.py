@@ -63,6 +63,7 @@ from crackseg.training.domains import (  # noqa: E402
 )
 from crackseg.training.int8_promotion import Int8Check, Int8Settings, check_candidate_int8, ship_int8  # noqa: E402
 from crackseg.training.model_card import HISTORY_CSV, STORED_EVALUATION_DIR, load_card, save_card  # noqa: E402
+from crackseg.training.network_description import describe_network  # noqa: E402
 from crackseg.training.runs import read_args_yaml, read_results_csv  # noqa: E402
 from crackseg.training.wall_time import recorded_wall_time  # noqa: E402
 from train._common import TrainingRun, add_int8_arguments, recorded_ema_decay  # noqa: E402
@@ -393,10 +394,13 @@ def install_model(
             test=test_report.summary(),
         )
     )
+    network = describe_network(weights)  # before the copy: the installed file fails its old card's hash until saved
     shutil.copy2(weights, model_dir / "best.pt")
     test_report.save(model_dir / STORED_EVALUATION_DIR.relative_to(STORED_EVALUATION_DIR.parents[1]))
     card.update(
         {
+            "name": network.card_name,
+            "architecture": network.architecture,
             "weights": {
                 "file": "best.pt",
                 "sha256": file_sha256(model_dir / "best.pt"),
