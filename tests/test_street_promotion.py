@@ -7,12 +7,13 @@ replaced by given scores; what is tested is the decision, the folder and the car
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from crackseg.core.locations import USER_CACHE_ENV_VAR
+from crackseg.core.locations import SHIPPED_MODEL, USER_CACHE_ENV_VAR
 from crackseg.geometry.camera import DEFAULT_PROFILE
 from crackseg.inference.int8_lookup import int8_model_dir
 from train import promote_street
@@ -80,7 +81,6 @@ def test_the_gate_scores_the_file_that_ships_and_makes_it_once(tmp_path: Path, m
     next gate finds the incumbent's reports under that hash."""
     import torch
 
-    from crackseg.core.locations import SHIPPED_MODEL
     from crackseg.inference.model_loading import file_sha256
 
     candidate = tmp_path / "run" / "last.pt"
@@ -235,7 +235,7 @@ def test_a_candidate_gated_at_another_input_size_is_scored_and_recorded_at_it(
     gate = {"val_lane_cell_f1_gain": 0.02, "min_gain": 0.01, "passed": True}
     everything = {"candidate_scores": {"val": scores}, "incumbent": "old", "incumbent_scores": {}, "gate": gate}
     gated = installed.parent.parent / "gated.pt"
-    gated.write_bytes(b"candidate weights")
+    shutil.copy2(SHIPPED_MODEL, gated)  # a real checkpoint: the install reads the network it holds for the card
     promote_street.install_street_model(gated, gated, everything, DEFAULT_PROFILE, "run")
     card = json.loads((installed.parent / "card.json").read_text(encoding="utf-8"))
     assert card["views"]["street"]["imgsz"] == 512 and card["views"]["street"]["conf"] == 0.07
