@@ -140,6 +140,10 @@ def test_survey_page_uploads_a_video_and_its_track_and_draws_the_map(app_url, tm
             inputs.nth(0).set_input_files(str(video))
             inputs.nth(1).set_input_files(str(gpx))
             main = page.locator('[data-testid="stMain"]')
+            # Each upload is a request, then a rerun; the button is enabled by the video alone. Click only once
+            # both files are listed, or on a loaded machine the run can start before the track has arrived.
+            for uploaded in (video, gpx):
+                main.get_by_text(uploaded.name, exact=True).first.wait_for(state="visible", timeout=60_000)
             run_button = main.get_by_role("button", name="Run survey")
             run_button.wait_for(state="visible", timeout=30_000)
             page.wait_for_function(
