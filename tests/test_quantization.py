@@ -141,6 +141,31 @@ def test_shipped_int8_model_matches_the_shipped_weights_and_passed() -> None:
     assert set(card["int8"]["metrics"]) == {"valid", "test"}
 
 
+def test_int8_model_is_validated_on_the_inputs_of_the_pytorch_model(int8_weights: Path, sample_dataset: Path) -> None:
+    """The gate compares like with like: the validator's batches and letterboxes are the same for both models.
+
+    On CPUs with AMX INT8 Ultralytics runs INT8 OpenVINO models static and its validator would switch them
+    to batch 1 and square letterboxes (``openvino_validated_on_torch_inputs``); elsewhere they are the same anyway.
+    """
+    from crackseg.inference.backends import load_yolo_unchecked
+    from crackseg.inference.validation import validate_model
+
+    seen: dict[str, tuple[bool, int, list[list[int]]]] = {}
+    for name, path in (("torch", int8_weights), ("int8", usable_int8_model(int8_weights))):
+        yolo = load_yolo_unchecked(path)
+
+        def record(validator: object, name: str = name) -> None:
+            dataset = validator.dataloader.dataset  # type: ignore[attr-defined]
+            shapes = np.asarray(getattr(dataset, "batch_shapes", np.zeros((0, 2)))).astype(int).tolist()
+            seen[name] = (bool(validator.args.rect), int(validator.args.batch), shapes)  # type: ignore[attr-defined]
+
+        yolo.add_callback("on_val_start", record)
+        validate_model(yolo, sample_dataset, "val", 416)
+    assert seen["torch"][:2] == (True, 16)  # rectangular letterboxes in batches of 16, Ultralytics' val default
+    assert seen["int8"] == seen["torch"]
+    assert seen["torch"][2], "the rectangular batches have shapes"
+
+
 @pytest.mark.skipif(not CRACK_SEG.is_file(), reason="the crack-seg dataset is not next to the project")
 def test_int8_mask_map50_on_valid_is_within_the_limit_of_fp32(int8_weights: Path) -> None:
     """The gate itself, measured again: Ultralytics' validator on the 200 valid images, PyTorch vs INT8."""

@@ -59,6 +59,7 @@ _NATIVE_BACKENDS = ("openvino", INT8_BACKEND)  # run on OpenVINO directly (on th
 
 _EXPORT_LOCK = threading.Lock()
 _PRECISION_LOCK = threading.RLock()
+_INPUTS_LOCK = threading.RLock()
 _log = logging.getLogger(__name__)
 
 
@@ -254,13 +255,14 @@ def _open_exported(weights: Path, backend: str, device: str) -> tuple[Segmentati
 
 
 def _open_runtime(path: Path, device: str) -> SegmentationModel:
-    """Open an exported model (FP32 for OpenVINO, see ``openvino_full_precision``) and warm it up.
+    """Open an exported model (FP32 for OpenVINO, see ``openvino_full_precision``; letterboxed as for
+    PyTorch, see ``openvino_on_pytorch_inputs``) and warm it up.
 
     OpenVINO folders on the CPU run natively (``OpenVinoSegmentationModel``), the rest through Ultralytics.
     """
     if path.is_dir() and path.name.endswith("_openvino_model") and device.lower() == "cpu":
         return _warm_up(OpenVinoSegmentationModel(path), path)
-    with openvino_full_precision():
+    with openvino_full_precision(), openvino_on_pytorch_inputs():
         return _warm_up(UltralyticsSegmentationModel(load_yolo_unchecked(path), device), path)
 
 
@@ -306,6 +308,49 @@ def openvino_full_precision() -> Iterator[None]:
             yield
         finally:
             openvino.Core = original
+
+
+@contextlib.contextmanager
+def openvino_on_pytorch_inputs() -> Iterator[None]:
+    """Inside this block, Ultralytics feeds an OpenVINO model the inputs it feeds a PyTorch model.
+
+    Why: on CPUs with AMX INT8 (Intel Sapphire Rapids and newer) Ultralytics runs
+    INT8 OpenVINO models as static models, recompiled per input shape (an
+    OpenVINO crash with dynamic shapes there), and marks them not dynamic. Its
+    predictor then letterboxes to squares, not to the photo's shape rounded to
+    the stride as for PyTorch (and as ``OpenVinoSegmentationModel`` does), and its
+    validator switches to batch 1 and square letterboxes,
+    where the PyTorch model is validated in batches of rectangular letterboxes
+    with half a stride of padding (416-px photos at 448 px). The INT8 gate would
+    compare the two models on different inputs: on crack-seg valid, on such a
+    CPU, the shipped INT8 model scored mask mAP50 0.6596 that way and 0.6800 on
+    the PyTorch model's inputs (0.6815 where it was built, without AMX; FP32
+    0.6821): a "drop" of 0.022 that was the letterbox, not the INT8 model.
+    Marking the model dynamic again keeps Ultralytics on the PyTorch inputs; the
+    backend still recompiles per shape, so nothing runs with dynamic shapes. The
+    backend is made when a model first predicts or validates: that must happen
+    inside the block. Blocks are serialised by a lock; outside them Ultralytics
+    is unchanged.
+    """
+    try:
+        backend_module = importlib.import_module("ultralytics.nn.backends.openvino")
+        backend_class = backend_module.OpenVINOBackend
+    except (ImportError, AttributeError):  # an Ultralytics without this backend has no such switch
+        yield
+        return
+    original_load = backend_class.load_model
+
+    def load_model(self: Any, weight: Any) -> None:
+        original_load(self, weight)
+        if getattr(self, "read_model", None) is not None:  # the static, per-shape path was chosen
+            self.dynamic = True
+
+    with _INPUTS_LOCK:
+        backend_class.load_model = load_model
+        try:
+            yield
+        finally:
+            backend_class.load_model = original_load
 
 
 def compiled_precision(model: Any) -> str | None:

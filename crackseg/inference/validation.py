@@ -20,7 +20,7 @@ import numpy as np
 import yaml
 
 from crackseg.datasets.labelled import YoloDataset
-from crackseg.inference.backends import openvino_full_precision
+from crackseg.inference.backends import openvino_full_precision, openvino_on_pytorch_inputs
 from crackseg.metrics.ultralytics_keys import translate_ultralytics_metrics
 
 
@@ -113,6 +113,7 @@ def validate_model_per_image(
             tempfile.TemporaryDirectory(prefix="crackseg-val-") as workdir,
             contextlib.redirect_stdout(sys.stderr),
             openvino_full_precision(),
+            openvino_on_pytorch_inputs(),
         ):
             resolved_yaml = Path(workdir) / "data.yaml"
             resolved = {"path": str(dataset.root), "names": dataset.class_names}
