@@ -145,7 +145,7 @@ def test_int8_model_is_validated_on_the_inputs_of_the_pytorch_model(int8_weights
     """The gate compares like with like: the validator's batches and letterboxes are the same for both models.
 
     On CPUs with AMX INT8 Ultralytics runs INT8 OpenVINO models static and its validator would switch them
-    to batch 1 and square letterboxes (``openvino_validated_on_torch_inputs``); elsewhere they are the same anyway.
+    to batch 1 and square letterboxes (``openvino_on_pytorch_inputs``); elsewhere they are the same anyway.
     """
     from crackseg.inference.backends import load_yolo_unchecked
     from crackseg.inference.validation import validate_model
