@@ -178,12 +178,53 @@ def test_int8_mask_map50_on_valid_is_within_the_limit_of_fp32(int8_weights: Path
     recorded = load_record(SHIPPED_INT8)
     assert recorded is not None
     assert fp32["mask_map50"] == pytest.approx(recorded.fp32["mask_map50"], abs=0.002)  # FP32 is the same anywhere
-    # OpenVINO's INT8 kernels differ by instruction set, and so do their results: the gate ran on an AVX-512 (VNNI)
-    # EPYC (INT8 0.6436, drop 0.0088); an AVX2-only EPYC measures INT8 0.6413 (drop 0.0111). The gate is judged
-    # where the model was built; elsewhere the INT8 model must stay within this allowance of what was recorded.
-    kernel_allowance = 0.005
+    # OpenVINO's INT8 kernels differ by instruction set, and so do their results. The gate is judged where the model
+    # was built (a VNNI CPU: INT8 0.6815, FP32 0.6821); elsewhere the INT8 model must stay within this allowance of
+    # what was recorded. Measured for the shipped model (oneDNN capped with ONEDNN_MAX_CPU_ISA; docs/model-history.md,
+    # "The INT8 check on other CPUs"): with VNNI (AVX2_VNNI, AVX512_CORE_VNNI) 0.6815; AMX 0.6800; without VNNI
+    # (AVX2, AVX512_CORE: pairs of products summed in 16 bits, which saturate) 0.6725, 0.009 below the record.
+    kernel_allowance = 0.012
     assert int8["mask_map50"] == pytest.approx(recorded.int8["mask_map50"], abs=kernel_allowance)
-    assert fp32["mask_map50"] - int8["mask_map50"] <= MAX_MASK_MAP50_DROP + kernel_allowance
+    # and the gate's own limit holds on every such CPU, with a little room (drops measured: 0.0006 to 0.0096)
+    assert fp32["mask_map50"] - int8["mask_map50"] <= MAX_MASK_MAP50_DROP + 0.005
+
+
+
+def test_int8_by_isa_measures_each_cap_in_its_own_process(
+    int8_weights: Path, sample_dataset: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`train/int8_by_isa.py`: each oneDNN cap in a fresh process; the uncapped row is the check's own figure."""
+    from crackseg.inference.backends import load_yolo_unchecked
+    from crackseg.inference.validation import validate_model
+    from train import int8_by_isa
+
+    argv = ["--weights", str(int8_weights), "--data", str(sample_dataset), "--isa", "AVX2", "--isa", "native"]
+    assert int8_by_isa.main(argv) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    assert [row["isa"] for row in rows] == ["AVX2", "native"]
+    fp32 = validate_model(load_yolo_unchecked(int8_weights), sample_dataset, "val", 416)
+    int8 = validate_model(load_yolo_unchecked(usable_int8_model(int8_weights)), sample_dataset, "val", 416)
+    assert rows[1]["int8_mask_map50"] == pytest.approx(int8["mask_map50"], abs=1e-4)
+    assert rows[1]["int8_mask_map50_95"] == pytest.approx(int8["mask_map50_95"], abs=1e-4)
+    for row in rows:
+        assert row["fp32_mask_map50"] == pytest.approx(fp32["mask_map50"], abs=1e-4)
+        assert row["mask_map50_drop"] == pytest.approx(row["fp32_mask_map50"] - row["int8_mask_map50"], abs=2e-4)
+        assert 0.0 < row["int8_mask_map50"] <= 1.0
+
+
+def test_int8_by_isa_says_why_when_the_weights_have_no_int8_model(
+    tmp_path: Path, sample_dataset: Path, fresh_user_cache: Path
+) -> None:
+    from train import int8_by_isa
+
+    weights = tmp_path / "best.pt"
+    shutil.copy2(SHIPPED_MODEL, weights)  # a copy whose INT8 model was never built in this (empty) cache
+    with pytest.raises(SystemExit) as exited:
+        int8_by_isa.main(["--weights", str(weights), "--data", str(sample_dataset), "--isa", "AVX2"])
+    message = str(exited.value)
+    assert message.startswith("measuring int8 under AVX2 failed:")
+    assert "no INT8 model" in message
+    assert "Traceback" not in message
 
 
 def test_int8_finds_the_same_cracks_as_torch_on_the_samples(
