@@ -10,8 +10,8 @@ with OpenCV's FFmpeg, as the product does.
 PyAV encodes with one encoder thread: x264 and x265 split work by frames across as
 many threads as the machine has cores, and their bytes (so a crack's edge pixels)
 change with that count. Measured on this drive: section 2's crack length was 1.581,
-1.581, 1.615 and 1.598 m with 1, 3, 8 and 24 x264 threads (mp4v: 1.615 m), and a
-16-core CI machine got 1.561 m. One thread gives the same video on every machine.
+1.581, 1.615 and 1.598 m with 1, 3, 8 and 24 x264 threads (mp4v: 1.615 m), and the CI
+machine, whose core count is not known here, got 1.561 m. One thread gives the same video on every machine.
 """
 
 from __future__ import annotations
