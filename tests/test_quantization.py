@@ -190,7 +190,6 @@ def test_int8_mask_map50_on_valid_is_within_the_limit_of_fp32(int8_weights: Path
     assert fp32["mask_map50"] - int8["mask_map50"] <= MAX_MASK_MAP50_DROP + 0.005
 
 
-
 def test_int8_by_isa_measures_each_cap_in_its_own_process(
     int8_weights: Path, sample_dataset: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -42,7 +42,7 @@ def measure(weights: Path, data: Path, split: str, imgsz: int, precision: str) -
     return {"mask_map50": round(metrics["mask_map50"], 4), "mask_map50_95": round(metrics["mask_map50_95"], 4)}
 
 
-def measure_in_process(args: argparse.Namespace, isa: str, precision: str) -> dict[str, float]:
+def measure_in_fresh_process(args: argparse.Namespace, isa: str, precision: str) -> dict[str, float]:
     """``measure`` in a fresh Python whose oneDNN is capped at ``isa`` (``native``: not capped)."""
     environment = {key: value for key, value in os.environ.items() if key != ISA_VARIABLE}
     if isa != UNCAPPED:
@@ -72,10 +72,10 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         return 0
 
-    fp32 = measure_in_process(args, UNCAPPED, "fp32")
+    fp32 = measure_in_fresh_process(args, UNCAPPED, "fp32")
     rows = []
     for isa in args.isa or DEFAULT_ISAS:
-        int8 = measure_in_process(args, isa, "int8")
+        int8 = measure_in_fresh_process(args, isa, "int8")
         row = {
             "isa": isa,
             "int8_mask_map50": int8["mask_map50"],
